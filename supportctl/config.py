@@ -1,0 +1,137 @@
+"""Settings: flags > environment > config file > the embedded default.
+
+Typer reads each flag and its environment variable; this module adds the
+config file (``$XDG_CONFIG_HOME/supportctl/config.toml``) and the parsing and
+masking rules shared by every command. It imports nothing heavy, so that
+``supportctl --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from supportctl.errors import InvalidInput
+
+# Query-string keys that carry secrets in libpq URLs.
+_SECRET_KEYS = {"password", "sslpassword", "passfile", "sslkey"}
+
+
+def config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(Path.home(), ".config")
+    return Path(base) / "supportctl"
+
+
+def config_file() -> Path:
+    return config_dir() / "config.toml"
+
+
+def read_config_file(path: Path | None = None) -> dict:
+    path = path or config_file()
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidInput(f"cannot read config file {path}: {exc}", hint="fix or remove it") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every command needs to know before it touches the database."""
+
+    database_url: str | None  # None: the embedded server
+    database_source: str  # "--database-url", "SUPPORTCTL_DATABASE_URL", "config file", "embedded"
+    actor: str
+    fixed_now: datetime | None = None  # --now / SUPPORTCTL_NOW; None means the real clock
+    debug: bool = False
+    read_database_url: str | None = None
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    def now(self) -> datetime:
+        """The time that stamps every write: --now when given, else the clock (whole seconds)."""
+        return self.fixed_now or datetime.now(timezone.utc).replace(microsecond=0)
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None
+
+    def redact(self, text: str) -> str:
+        """Remove every secret this run knows of from text meant for a person."""
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def resolve(
+    *,
+    database_url: str | None,
+    from_env: bool,
+    actor: str | None,
+    now: str | None,
+    debug: bool,
+) -> Settings:
+    """Build Settings from the global options (flag or env already merged by Typer)."""
+    source = "SUPPORTCTL_DATABASE_URL" if from_env else "--database-url"
+    if not database_url:
+        database_url = read_config_file().get("database_url") or None
+        source = "config file" if database_url else "embedded"
+    read_url = os.environ.get("SUPPORTCTL_READ_DATABASE_URL") or None
+    secrets = tuple(s for url in (database_url, read_url) if url for s in url_secrets(url))
+    return Settings(
+        database_url=database_url,
+        database_source=source,
+        actor=actor or _login_name(),
+        fixed_now=parse_timestamp(now, "--now") if now else None,
+        debug=debug,
+        read_database_url=read_url,
+        secrets=secrets,
+    )
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, e.g. an arbitrary uid in a container
+        return f"uid{os.getuid()}"
+
+
+def parse_timestamp(text: str, what: str = "timestamp") -> datetime:
+    """ISO 8601 to an aware UTC datetime; a time without an offset is taken as UTC."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise InvalidInput(
+            f"{what}: {text!r} is not an ISO 8601 timestamp", hint="e.g. 2026-11-23T14:05:00Z"
+        ) from exc
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def url_secrets(url: str) -> list[str]:
+    parts = urlsplit(url)
+    found = [parts.password] if parts.password else []
+    found += [v for k, v in parse_qsl(parts.query) if k.lower() in _SECRET_KEYS and v]
+    return found
+
+
+def mask_url(url: str) -> str:
+    """The URL as it may be shown: password and secret query values replaced by ***."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password:
+        userinfo, _, hostinfo = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:***@{hostinfo}"
+    query = urlencode(
+        [(k, "***" if k.lower() in _SECRET_KEYS else v) for k, v in parse_qsl(parts.query)],
+        safe="/*",
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

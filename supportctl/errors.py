@@ -1,0 +1,56 @@
+"""The exception tree. Each class carries the exit code of PRODUCT.md §8.
+
+    SupportctlError (70: a bug, unless a subclass says otherwise)
+     ├── InvalidInput (2)         bad flag value, email, duration, CSV row
+     ├── NotFound (3)             ticket, agent, customer
+     ├── Refused (4)              a business rule or the role's permissions said no
+     ├── DatabaseUnavailable (5)  cannot connect, or the embedded server cannot start
+     │    └── SchemaOutdated (5)  the schema is behind the migration head
+     ├── LockBusy (6)             another run holds what this run needs
+     └── BreachesFound (1)        `--fail-on-breach` listed rows (not a failure of supportctl)
+
+Services raise these; the CLI's one handler (cli/app.py) turns them into one line
+on stderr and the exit code. Lower-level errors are chained with ``from exc``.
+"""
+
+from __future__ import annotations
+
+
+class SupportctlError(Exception):
+    exit_code = 70
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class InvalidInput(SupportctlError):
+    exit_code = 2
+
+
+class NotFound(SupportctlError):
+    exit_code = 3
+
+
+class Refused(SupportctlError):
+    exit_code = 4
+
+
+class DatabaseUnavailable(SupportctlError):
+    exit_code = 5
+
+
+class SchemaOutdated(DatabaseUnavailable):
+    exit_code = 5
+
+
+class LockBusy(SupportctlError):
+    exit_code = 6
+
+
+class BreachesFound(SupportctlError):
+    exit_code = 1

@@ -1,0 +1,41 @@
+from datetime import datetime, timezone
+
+import pytest
+
+from supportctl.config import mask_url, parse_timestamp, resolve, url_secrets
+from supportctl.errors import InvalidInput
+
+
+def test_mask_url_hides_the_password_and_secret_query_values():
+    assert mask_url("postgresql://u:pw@h:5432/db") == "postgresql://u:***@h:5432/db"
+    assert mask_url("postgresql://u@h/db?password=pw&sslmode=require") == (
+        "postgresql://u@h/db?password=***&sslmode=require"
+    )
+    assert url_secrets("postgresql://u:pw@h/db?sslpassword=k") == ["pw", "k"]
+
+
+def test_timestamps_without_offset_are_utc_and_others_are_converted():
+    assert parse_timestamp("2026-11-23T14:05:00") == datetime(2026, 11, 23, 14, 5, tzinfo=timezone.utc)
+    assert parse_timestamp("2026-11-23T15:05:00+01:00") == datetime(2026, 11, 23, 14, 5, tzinfo=timezone.utc)
+    with pytest.raises(InvalidInput):
+        parse_timestamp("next tuesday")
+
+
+def test_flag_or_env_beats_the_config_file_which_beats_the_embedded_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    kwargs = dict(from_env=False, actor="a", now=None, debug=False)
+    assert resolve(database_url=None, **kwargs).embedded
+    (tmp_path / "supportctl").mkdir()
+    (tmp_path / "supportctl" / "config.toml").write_text('database_url = "postgresql://u:pw@cfg/db"\n')
+    from_file = resolve(database_url=None, **kwargs)
+    assert (from_file.database_url, from_file.database_source) == ("postgresql://u:pw@cfg/db", "config file")
+    assert from_file.redact("x pw y") == "x *** y"
+    assert resolve(database_url="postgresql://flag/db", **kwargs).database_url == "postgresql://flag/db"
+
+
+def test_a_broken_config_file_is_invalid_input(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    (tmp_path / "supportctl").mkdir()
+    (tmp_path / "supportctl" / "config.toml").write_text("database_url = \n")
+    with pytest.raises(InvalidInput, match="cannot read config file"):
+        resolve(database_url=None, from_env=False, actor="a", now=None, debug=False)
