@@ -1,0 +1,175 @@
+"""SLA due-date rules: one clock abstraction over "24x7" and business hours.
+
+Services never branch on whether a team has a calendar: they call
+`add_target` / `elapsed` with ``calendar=None`` for a round-the-clock team,
+and get plain datetime arithmetic. Every function takes the times it needs;
+nothing here reads the clock, so due dates are reproducible in tests and in
+`explain` output months later.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from supportctl.domain.calendar import DAY_NAMES, BusinessCalendar
+from supportctl.domain.durations import format_duration
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "METRIC_STATES",
+    "add_target",
+    "due_dates",
+    "elapsed",
+    "explain_due",
+    "metric_state",
+]
+
+# (first response, resolution) targets per priority, used when a team has not
+# configured its own policy.
+DEFAULT_POLICY: dict[str, tuple[timedelta, timedelta]] = {
+    "critical": (timedelta(hours=1), timedelta(hours=8)),
+    "high": (timedelta(hours=4), timedelta(hours=24)),
+    "medium": (timedelta(hours=24), timedelta(hours=72)),
+    "low": (timedelta(hours=72), timedelta(hours=168)),
+}
+
+METRIC_STATES = ("met", "met_late", "breached", "paused", "running")
+
+
+def add_target(start: datetime, target: timedelta, calendar: BusinessCalendar | None) -> datetime:
+    """The UTC instant when `target` of SLA time has run from `start`."""
+    start_utc = _aware(start, "start")
+    if target < timedelta(0):
+        raise ValueError("an SLA target cannot be negative")
+    if calendar is None:
+        return start_utc + target
+    return calendar.add(start_utc, target)
+
+
+def elapsed(a: datetime, b: datetime, calendar: BusinessCalendar | None) -> timedelta:
+    """SLA time that ran in [a, b): open time with a calendar, all of it without."""
+    a_utc, b_utc = _aware(a, "a"), _aware(b, "b")
+    if calendar is None:
+        return max(b_utc - a_utc, timedelta(0))
+    return calendar.open_time_between(a_utc, b_utc)
+
+
+def due_dates(
+    created_at: datetime,
+    response_target: timedelta,
+    resolution_target: timedelta,
+    calendar: BusinessCalendar | None,
+    paused: timedelta = timedelta(0),
+) -> tuple[datetime, datetime]:
+    """(response due, resolution due) for a ticket created at `created_at`.
+
+    `paused` is the SLA time (business time, via `elapsed`) the ticket has
+    spent pending. Adding it to the target before walking the calendar is
+    exact: pushing the due date by N open hours is the same as asking for
+    target + N open hours from creation. Adding it to the due *instant*
+    instead would be wrong whenever the shift crosses a closed period.
+    """
+    if paused < timedelta(0):
+        raise ValueError("paused time cannot be negative")
+    return (
+        add_target(created_at, response_target, calendar),
+        add_target(created_at, resolution_target + paused, calendar),
+    )
+
+
+def metric_state(met_at: datetime | None, due_at: datetime, now: datetime, paused: bool) -> str:
+    """Classify one SLA metric as one of METRIC_STATES.
+
+    A pause never hides a breach: once overdue, a pending ticket reads
+    'breached', so parking overdue tickets in `pending` cannot game reports.
+    """
+    if met_at is not None:
+        return "met" if met_at <= due_at else "met_late"
+    if due_at < now:
+        return "breached"
+    return "paused" if paused else "running"
+
+
+def explain_due(
+    start: datetime, target: timedelta, calendar: BusinessCalendar | None
+) -> list[str]:
+    """Lines showing how a due time was reached, checkable by hand.
+
+    One line per local day between start and due: the open time counted that
+    day and the running total, or why the day counted nothing.
+    """
+    due = add_target(start, target, calendar)
+    if calendar is None:
+        return [f"created {_iso(start)} + {format_duration(target)} (24x7) = {_iso(due)}"]
+
+    zone, tz = calendar.zone, calendar.timezone
+    local_start = start.astimezone(zone)
+    by_day: dict[date, list[tuple[datetime, datetime]]] = {}
+    for s, e in calendar.open_intervals(start, due):
+        by_day.setdefault(s.astimezone(zone).date(), []).append((s, e))
+
+    lines = [
+        f"created {_day(local_start.date())} {_hm(local_start)} {tz}"
+        f" + {_hours(target)} of business hours ({calendar.hours_text})"
+    ]
+    counted = timedelta(0)
+    day = local_start.date()
+    last_day = max(by_day, default=due.astimezone(zone).date())
+    while day <= last_day:
+        label = _day(day)
+        if day in by_day:
+            spans = by_day[day]
+            today = sum((e - s for s, e in spans), timedelta(0))
+            counted += today
+            shown = ", ".join(
+                f"{_hm(s.astimezone(zone), day)}–{_hm(e.astimezone(zone), day)}" for s, e in spans
+            )
+            total = f"{_hours(counted)} of {_hours(target)}"
+            line = f"{label} {shown}: {_hours(today)} counted ({total})"
+            if day == last_day:
+                line += f" → due {_hm(due.astimezone(zone), day)}"
+            lines.append(line)
+        elif day in calendar.holidays:
+            lines.append(f"{label}: holiday")
+        elif not calendar.hours[day.weekday()]:
+            lines.append(f"{label}: closed")
+        elif day == local_start.date():
+            lines.append(f"{label}: no open time after {_hm(local_start)}")
+        else:
+            lines.append(f"{label}: no open time counted")
+        day += timedelta(days=1)
+    local_due = due.astimezone(zone)
+    lines.append(f"due {_day(local_due.date())} {_hm(local_due)} {tz} = {_iso(due)}")
+    return lines
+
+
+def _aware(value: datetime, name: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise ValueError(f"{name} must be a datetime")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _hours(td: timedelta) -> str:
+    """Like format_duration but never in days: "1d" of business time reads
+    like one business day, when it is 24 open hours."""
+    hours, rest = divmod(td.days * 86400 + td.seconds, 3600)
+    tail = format_duration(timedelta(seconds=rest)) if rest else ""
+    return f"{hours}h{tail}" if hours else (tail or "0m")
+
+
+def _day(value: date) -> str:
+    # Our own names, not strftime("%a"), so output doesn't depend on the locale.
+    return f"{DAY_NAMES[value.weekday()].title()} {value.isoformat()}"
+
+
+def _hm(local: datetime, day: date | None = None) -> str:
+    """Local HH:MM (seconds only if present); the midnight ending `day` is 24:00."""
+    if day is not None and local.date() > day and local.time() == time(0):
+        return "24:00"
+    return f"{local:%H:%M}" + (f":{local:%S}" if local.second else "")
