@@ -1,0 +1,68 @@
+"""Engines, and the translation of database errors into supportctl's exception tree.
+
+Nothing here runs at import time; an engine is made only when a command needs one.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import URL, Engine, create_engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+
+from supportctl import errors
+
+# SQLSTATE codes (PostgreSQL appendix A) that mean something to a user.
+_PERMISSION_DENIED = "42501"
+_LOCK_NOT_AVAILABLE = "55P03"
+_QUERY_CANCELED = "57014"  # statement_timeout or lock_timeout expired
+RETRYABLE = {"40001", "40P01"}  # serialization failure, deadlock: retry the whole transaction
+
+
+def normalise_url(url: str) -> URL:
+    """Any PostgreSQL URL, driven by psycopg2 (SQLAlchemy 2.1 would pick psycopg 3 for postgresql://)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise errors.InvalidInput("the database URL is not a valid URL", hint="e.g. postgresql://user@host/db") from exc
+    if parsed.get_backend_name() not in ("postgresql", "postgres"):
+        raise errors.InvalidInput(
+            f"supportctl works with PostgreSQL only, not {parsed.get_backend_name()!r}",
+            hint="e.g. postgresql://user@host/db",
+        )
+    return parsed.set(drivername="postgresql+psycopg2")
+
+
+def make_engine(url: str) -> Engine:
+    return create_engine(
+        normalise_url(url),
+        # Statement parameters carry customer text and, on connect errors, could carry secrets.
+        hide_parameters=True,
+        pool_pre_ping=False,
+        pool_size=2,
+        max_overflow=2,
+        connect_args={"connect_timeout": 5, "application_name": "supportctl"},
+    )
+
+
+def sqlstate(exc: DBAPIError) -> str | None:
+    return getattr(exc.orig, "pgcode", None)
+
+
+def translate(exc: DBAPIError, shown_url: str) -> errors.SupportctlError:
+    """Map a driver error to the exit codes of PRODUCT.md §8, with a one-line message."""
+    code = sqlstate(exc)
+    detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    if code == _PERMISSION_DENIED:
+        return errors.Refused(
+            f"permission denied: {detail}", hint="this database role may not make that change"
+        )
+    if code in (_LOCK_NOT_AVAILABLE, _QUERY_CANCELED) or code in RETRYABLE:
+        return errors.LockBusy(
+            f"gave up waiting for the database: {detail}",
+            hint="another run holds what this one needs; nothing was changed, try again later",
+        )
+    if code is None or code.startswith(("08", "57P")):
+        return errors.DatabaseUnavailable(
+            f"cannot reach the database at {shown_url}: {detail}",
+            hint="check --database-url / SUPPORTCTL_DATABASE_URL and that the server is running",
+        )
+    return errors.SupportctlError(f"database error {code}: {detail}")

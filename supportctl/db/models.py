@@ -1,0 +1,188 @@
+"""Typed SQLAlchemy models for every entity of PRODUCT.md §2, plus SLA policy and calendar.
+
+The Alembic migrations are the source of truth for the schema; a test checks that
+these models and the migrations agree (autogenerate finds nothing to do).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Computed,
+    Date,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from supportctl.db.base import Base
+from supportctl.domain.enums import EventKind, Priority, Role, Status, Tier, sql_in
+
+
+
+def _ts(nullable: bool = True, **kw: Any) -> Any:
+    """A timestamptz column: every time is stored with its zone (PRODUCT.md §2)."""
+    return mapped_column(DateTime(timezone=True), nullable=nullable, **kw)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    __table_args__ = (
+        CheckConstraint(sql_in("tier", Tier), name="tier"),
+        CheckConstraint("email = lower(email)", name="email_lower"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    email: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    tier: Mapped[str] = mapped_column(Text, server_default=Tier.BASIC.value)
+    company: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _ts(False)
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+    __table_args__ = (
+        CheckConstraint(sql_in("role", Role), name="role"),
+        CheckConstraint("capacity IS NULL OR capacity >= 1", name="capacity_positive"),
+        CheckConstraint("email = lower(email)", name="email_lower"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    email: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(Text, server_default=Role.AGENT.value)
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    last_assigned_at: Mapped[datetime | None] = _ts()
+    created_at: Mapped[datetime] = _ts(False)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        CheckConstraint(sql_in("status", Status), name="status"),
+        CheckConstraint(sql_in("priority", Priority), name="priority"),
+        CheckConstraint("escalation_level >= 0", name="escalation_level_nonnegative"),
+        # The breach report and queue escalate look only at unmet metrics: partial
+        # indexes keep that an index range scan on due time, whatever the table size.
+        Index(
+            "ix_tickets_response_due_unmet",
+            "response_due_at",
+            postgresql_where=text("first_response_at IS NULL"),
+        ),
+        Index(
+            "ix_tickets_resolution_due_unmet",
+            "resolution_due_at",
+            postgresql_where=text("resolved_at IS NULL AND status NOT IN ('resolved', 'closed')"),
+        ),
+        Index("ix_tickets_created_at_id", "created_at", "id"),
+        Index("ix_tickets_updated_at_id", "updated_at", "id"),
+        Index("ix_tickets_assignee_id_status", "assignee_id", "status"),
+        Index("ix_tickets_status_priority", "status", "priority"),
+        Index("ix_tickets_search", "search", postgresql_using="gin"),
+        Index("ix_tickets_tags", "tags", postgresql_using="gin"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    status: Mapped[str] = mapped_column(Text, server_default=Status.OPEN.value)
+    priority: Mapped[str] = mapped_column(Text, server_default=Priority.MEDIUM.value)
+    category: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    escalated: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    escalation_level: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_escalated_at: Mapped[datetime | None] = _ts()
+    created_at: Mapped[datetime] = _ts(False)
+    updated_at: Mapped[datetime] = _ts(False)
+    first_response_at: Mapped[datetime | None] = _ts()
+    resolved_at: Mapped[datetime | None] = _ts()
+    closed_at: Mapped[datetime | None] = _ts()
+    response_due_at: Mapped[datetime] = _ts(False)
+    resolution_due_at: Mapped[datetime] = _ts(False)
+    # Set while the ticket is pending: when the resolution clock stopped.
+    paused_at: Mapped[datetime | None] = _ts()
+    # Business time spent pending so far; resolution_due_at already includes it.
+    paused_seconds: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    search: Mapped[Any] = mapped_column(
+        TSVECTOR,
+        Computed("to_tsvector('english'::regconfig, title || ' ' || description)", persisted=True),
+    )
+
+    customer: Mapped[Customer] = relationship(lazy="joined", innerjoin=True)
+    assignee: Mapped[Agent | None] = relationship(lazy="joined")
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+    __table_args__ = (CheckConstraint("author_kind IN ('agent', 'customer')", name="author_kind"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    author_email: Mapped[str] = mapped_column(Text)
+    author_kind: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    internal: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    created_at: Mapped[datetime] = _ts(False)
+
+
+class TicketEvent(Base):
+    """Append-only history: rows are inserted, never updated or deleted."""
+
+    __tablename__ = "ticket_events"
+    __table_args__ = (
+        CheckConstraint(sql_in("kind", EventKind), name="kind"),
+        Index("ix_ticket_events_ticket_id_id", "ticket_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    at: Mapped[datetime] = _ts(False)
+    actor: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    from_value: Mapped[Any | None] = mapped_column(JSONB)
+    to_value: Mapped[Any | None] = mapped_column(JSONB)
+
+
+class SlaPolicy(Base):
+    """One row per priority: the response and resolution targets every host shares."""
+
+    __tablename__ = "sla_policies"
+    __table_args__ = (
+        CheckConstraint(sql_in("priority", Priority), name="priority"),
+        CheckConstraint("response_seconds > 0 AND resolution_seconds > 0", name="positive"),
+    )
+
+    priority: Mapped[str] = mapped_column(Text, primary_key=True)
+    response_seconds: Mapped[int] = mapped_column(Integer)
+    resolution_seconds: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = _ts(False, server_default=func.now())
+
+
+class SlaCalendar(Base):
+    """The business-hours calendar, at most one row (id = 1); no row means 24x7."""
+
+    __tablename__ = "sla_calendar"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    timezone: Mapped[str] = mapped_column(Text)
+    hours: Mapped[str] = mapped_column(Text)
+    holidays: Mapped[list[date]] = mapped_column(ARRAY(Date), server_default="{}")
+    updated_at: Mapped[datetime] = _ts(False, server_default=func.now())
