@@ -1,0 +1,54 @@
+"""What a command gets from the root options: settings, the time, the database."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Iterator
+
+import typer
+
+from supportctl.config import Settings
+
+if TYPE_CHECKING:
+    from supportctl.services.session import Database
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    _now: datetime | None = None
+    _database: Any = field(default=None, repr=False)
+
+    @property
+    def now(self) -> datetime:
+        """One instant per command: every write of the command carries the same time."""
+        if self._now is None:
+            self._now = self.settings.now()
+        return self._now
+
+    @property
+    def actor(self) -> str:
+        return self.settings.actor
+
+    @property
+    def database(self) -> "Database":
+        if self._database is None:
+            from supportctl.services.session import Database  # heavy: only when needed
+
+            self._database = Database(self.settings)
+        return self._database
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        with self.database.transaction() as session:
+            yield session
+
+    def close(self) -> None:
+        if self._database is not None:
+            self._database.close()
+
+
+def app_context(ctx: typer.Context) -> AppContext:
+    return ctx.find_root().obj

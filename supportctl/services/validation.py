@@ -1,0 +1,44 @@
+"""Input rules shared by the services: every failure is an InvalidInput (exit 2)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TypeVar
+
+from email_validator import EmailNotValidError, validate_email
+
+from supportctl.errors import InvalidInput
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def email(text: str, what: str = "email") -> str:
+    """A syntactically valid address, lower-cased (PRODUCT.md §2). No DNS look-up."""
+    try:
+        result = validate_email(text.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidInput(f"{what}: {text!r} is not a valid email address: {exc}") from exc
+    return result.normalized.lower()
+
+
+def choice(enum: type[E], text: str, what: str) -> E:
+    try:
+        return enum(text.strip().lower())
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise InvalidInput(f"{what}: {text!r} is not one of {allowed}") from None
+
+
+def non_empty(text: str, what: str) -> str:
+    text = text.strip()
+    if not text:
+        raise InvalidInput(f"{what} must not be empty")
+    if "\x00" in text:
+        raise InvalidInput(f"{what} must not contain NUL bytes")
+    return text
+
+
+def positive(value: int, what: str) -> int:
+    if value < 1:
+        raise InvalidInput(f"{what} must be at least 1, got {value}")
+    return value
