@@ -1,0 +1,235 @@
+"""supportctl ticket create | list | show | update | comment."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from supportctl.cli.context import app_context
+from supportctl.cli.output import FormatOption, RawOption, choose_format, note, write_record, write_rows
+from supportctl.config import parse_timestamp
+from supportctl.errors import InvalidInput
+
+app = typer.Typer(help="Tickets: create, list, show, update, comment.", no_args_is_help=True)
+
+FIELDS = [
+    "id", "external_id", "title", "description", "status", "priority", "category", "tags",
+    "customer_email", "assignee_email", "escalated", "escalation_level", "created_at", "updated_at",
+    "first_response_at", "resolved_at", "closed_at", "response_due_at", "resolution_due_at", "sla",
+]
+DEFAULT_COLUMNS = [
+    "id", "title", "status", "priority", "category", "tags", "customer_email", "assignee_email",
+    "escalated", "escalation_level", "created_at", "updated_at", "first_response_at", "resolved_at",
+    "response_due_at", "resolution_due_at",
+]
+TABLE_COLUMNS = ["id", "status", "priority", "title", "customer_email", "assignee_email", "created_at", "sla"]
+
+IdArgument = typer.Argument(help="The ticket's id.", min=1, metavar="ID")
+
+
+def read_text(value: str | None, path: str | None, what: str) -> str | None:
+    """Text from --X, or from --X-file FILE, or from stdin with --X-file -."""
+    if value is not None and path is not None:
+        raise InvalidInput(f"give --{what} or --{what}-file, not both")
+    if path is None:
+        return value
+    try:
+        return sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read --{what}-file {path}: {exc}") from exc
+
+
+def pick_columns(requested: str | None, fmt: str) -> list[str]:
+    if requested is None:
+        return FIELDS if fmt in ("json", "ndjson") else TABLE_COLUMNS if fmt == "table" else DEFAULT_COLUMNS
+    columns = [c.strip() for c in requested.split(",") if c.strip()]
+    unknown = [c for c in columns if c not in FIELDS]
+    if unknown or not columns:
+        raise typer.BadParameter(
+            f"unknown column {', '.join(unknown) or '(none given)'}; valid: {','.join(FIELDS)}", param_hint="--columns"
+        )
+    return columns
+
+
+def compact_sla(row: dict) -> dict:
+    """For tables: the SLA as 'response state / resolution state'."""
+    sla = row.get("sla")
+    if isinstance(sla, dict):
+        row = dict(row, sla=f"{sla['response']['state']}/{sla['resolution']['state']}")
+    return row
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    title: Annotated[str, typer.Option("--title", help="One line saying what is wrong.")],
+    customer: Annotated[str, typer.Option("--customer", help="The customer's email (created if new).")],
+    description: Annotated[str | None, typer.Option("--description", help="The full text.")] = None,
+    description_file: Annotated[
+        str | None, typer.Option("--description-file", help="Read the description from FILE, or stdin with -.")
+    ] = None,
+    priority: Annotated[str, typer.Option("--priority", help="low, medium, high or critical.")] = "medium",
+    category: Annotated[str | None, typer.Option("--category", help="Free-form category, e.g. billing.")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="A tag; repeat for several.")] = None,
+    external_id: Annotated[
+        str | None, typer.Option("--external-id", help="The id in the system this ticket came from (unique).")
+    ] = None,
+    fmt: Annotated[str | None, FormatOption] = None,
+) -> None:
+    """Open a ticket and print its id (the whole ticket with --format json).
+
+    Example: supportctl ticket create --title "Cannot log in" --customer ana@example.com --priority high --tag login
+    """
+    from supportctl.services import tickets
+
+    app_ctx = app_context(ctx)
+    text = read_text(description, description_file, "description") or ""
+    with app_ctx.transaction() as session:
+        created = tickets.create(
+            session, app_ctx.now, app_ctx.actor, title=title, customer_email=customer, description=text,
+            priority=priority, category=category, tag_list=tag or [], external_id=external_id,
+        )
+    if created.new_customer:
+        note(f"created customer {created.new_customer}")
+    if fmt is None:
+        typer.echo(created.ticket.id)
+    else:
+        f = choose_format(fmt)
+        write_rows([created.ticket.row()], pick_columns(None, f), f)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: Annotated[list[str] | None, typer.Option("--status", help="open, in_progress, pending, resolved or closed; repeatable.")] = None,
+    priority: Annotated[list[str] | None, typer.Option("--priority", help="low, medium, high or critical; repeatable.")] = None,
+    assignee: Annotated[str | None, typer.Option("--assignee", help="Assigned to this agent's email.")] = None,
+    unassigned: Annotated[bool, typer.Option("--unassigned", help="Only tickets nobody has.")] = False,
+    customer: Annotated[str | None, typer.Option("--customer", help="For this customer's email.")] = None,
+    category: Annotated[str | None, typer.Option("--category", help="In this category.")] = None,
+    tag: Annotated[str | None, typer.Option("--tag", help="Carrying this tag.")] = None,
+    escalated: Annotated[bool, typer.Option("--escalated", help="Only escalated tickets.")] = False,
+    breached: Annotated[bool, typer.Option("--breached", help="Only tickets breaching an SLA now.")] = False,
+    search: Annotated[str | None, typer.Option("--search", help="Full-text search of title and description.")] = None,
+    created_since: Annotated[str | None, typer.Option("--created-since", help="Created at or after this ISO 8601 time.")] = None,
+    updated_since: Annotated[str | None, typer.Option("--updated-since", help="Changed at or after this ISO 8601 time.")] = None,
+    sort: Annotated[str, typer.Option("--sort", help="id, created_at, updated_at, priority, status, response_due_at or resolution_due_at; prefix - for descending.")] = "-created_at",
+    limit: Annotated[int, typer.Option("--limit", help="At most this many; 0 for all.")] = 50,
+    columns: Annotated[str | None, typer.Option("--columns", help="Comma-separated fields to show.")] = None,
+    fmt: Annotated[str | None, FormatOption] = None,
+    raw: Annotated[bool, RawOption] = False,
+) -> None:
+    """List tickets, newest first.
+
+    Example: supportctl ticket list --status open --priority high --priority critical --unassigned
+    """
+    from supportctl.services import ticket_queries
+
+    app_ctx = app_context(ctx)
+    filters = ticket_queries.TicketFilter(
+        statuses=tuple(status or ()), priorities=tuple(priority or ()), assignee=assignee, unassigned=unassigned,
+        customer=customer, category=category, tag=tag, escalated=True if escalated else None, breached=breached,
+        search=search,
+        created_since=parse_timestamp(created_since, "--created-since") if created_since else None,
+        updated_since=parse_timestamp(updated_since, "--updated-since") if updated_since else None,
+    )
+    f = choose_format(fmt)
+    chosen = pick_columns(columns, f)
+    with app_ctx.transaction() as session:
+        views, total = ticket_queries.list_tickets(session, filters, app_ctx.now, sort=sort, limit=limit)
+    rows = [v.row() for v in views]
+    write_rows([compact_sla(r) for r in rows] if f == "table" else rows, chosen, f, raw=raw)
+    if total > len(views):
+        note(f"showing {len(views)} of {total} (--limit 0 for all)")
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    ticket_id: Annotated[int, IdArgument],
+    fmt: Annotated[str | None, FormatOption] = None,
+) -> None:
+    """Show every field of a ticket, its SLA state, comments and history."""
+    from supportctl.services import ticket_queries
+
+    app_ctx = app_context(ctx)
+    with app_ctx.transaction() as session:
+        detail = ticket_queries.show(session, ticket_id, app_ctx.now)
+    f = choose_format(fmt)
+    row = detail.row()
+    if f in ("json", "ndjson"):
+        write_rows([row], list(row), f)
+        return
+    comments, history = row.pop("comments"), row.pop("history")
+    sla = row.pop("sla")
+    for metric in ("response", "resolution"):
+        m = sla[metric]
+        row[f"sla_{metric}"] = f"{m['state']}, due {m['due_at']:%Y-%m-%dT%H:%M:%SZ}, {m['remaining_seconds']}s left"
+    write_record(row, f)
+    if f == "table":
+        typer.echo("\nComments:" if comments else "\nNo comments.")
+        if comments:
+            write_rows(comments, ["created_at", "author", "internal", "body"], f)
+        typer.echo("\nHistory:")
+        write_rows(history, ["at", "actor", "kind", "from", "to"], f)
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    ticket_id: Annotated[int, IdArgument],
+    status: Annotated[str | None, typer.Option("--status", help="New status; only the moves of the lifecycle are allowed.")] = None,
+    priority: Annotated[str | None, typer.Option("--priority", help="low, medium, high or critical (due dates follow).")] = None,
+    title: Annotated[str | None, typer.Option("--title", help="New title.")] = None,
+    category: Annotated[str | None, typer.Option("--category", help="New category; empty to clear.")] = None,
+    add_tag: Annotated[list[str] | None, typer.Option("--add-tag", help="Add a tag; repeatable.")] = None,
+    remove_tag: Annotated[list[str] | None, typer.Option("--remove-tag", help="Remove a tag; repeatable.")] = None,
+    fmt: Annotated[str | None, FormatOption] = None,
+) -> None:
+    """Change a ticket's status, priority, title, category or tags; each change is recorded.
+
+    Statuses move open -> in_progress|pending|resolved|closed, in_progress -> pending|resolved|closed|open,
+    pending -> in_progress|resolved|closed|open, resolved -> closed|open; closed is final.
+
+    Example: supportctl ticket update 42 --status pending --add-tag waiting-on-customer
+    """
+    from supportctl.services import tickets
+
+    app_ctx = app_context(ctx)
+    with app_ctx.transaction() as session:
+        view, notes = tickets.update(
+            session, app_ctx.now, app_ctx.actor, ticket_id, status=status, priority=priority, title=title,
+            category=category, add_tags=add_tag or [], remove_tags=remove_tag or [],
+        )
+    for message in notes:
+        note(message)
+    if fmt is not None:
+        f = choose_format(fmt)
+        write_rows([view.row()], pick_columns(None, f), f)
+
+
+@app.command("comment")
+def comment(
+    ctx: typer.Context,
+    ticket_id: Annotated[int, IdArgument],
+    body: Annotated[str | None, typer.Option("--body", help="The comment text.")] = None,
+    body_file: Annotated[str | None, typer.Option("--body-file", help="Read the text from FILE, or stdin with -.")] = None,
+    author: Annotated[str | None, typer.Option("--author", help="Agent or customer email. Default: the actor, if it is one.")] = None,
+    internal: Annotated[bool, typer.Option("--internal", help="Visible to agents only (not a first response).")] = False,
+) -> None:
+    """Add a comment; a public comment by an agent counts as the first response.
+
+    Example: supportctl ticket comment 42 --author bo@example.com --body "Reset your password from the link."
+    """
+    from supportctl.services import tickets
+
+    app_ctx = app_context(ctx)
+    text = read_text(body, body_file, "body")
+    if text is None:
+        raise InvalidInput("give --body TEXT or --body-file FILE (- for stdin)")
+    with app_ctx.transaction() as session:
+        view = tickets.comment(session, app_ctx.now, app_ctx.actor, ticket_id, body=text, author=author, internal=internal)
+    typer.echo(view.id)
