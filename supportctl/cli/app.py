@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 from typer.exceptions import Abort, TyperException
 
 from supportctl import __version__, errors
-from supportctl.cli import agents, customers, db, tickets
+from supportctl.cli import agents, customers, db, escalation, queue, tickets
 from supportctl.cli.context import AppContext
 from supportctl.config import Settings, resolve, url_secrets
 
@@ -81,6 +81,8 @@ app.add_typer(db.app, name="db")
 app.add_typer(customers.app, name="customer")
 app.add_typer(agents.app, name="agent")
 app.add_typer(tickets.app, name="ticket")
+app.add_typer(queue.app, name="queue")
+assert escalation  # its commands register themselves on the ticket and queue groups
 
 
 def _show_version(value: bool) -> None:

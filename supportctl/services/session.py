@@ -91,16 +91,20 @@ class Database:
         )
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """One transaction: committed when the block ends, rolled back (nothing changed) on error."""
+    def transaction(self, *, commit: bool = True) -> Iterator[Session]:
+        """One transaction: committed when the block ends (rolled back instead with commit=False,
+        for dry runs), and rolled back, changing nothing, on error."""
         if self._engine is None:
             self.check_schema()
         session = Session(self.engine, expire_on_commit=False)
         try:
-            with self.translated_errors(), session.begin():
+            with self.translated_errors():
+                session.begin()
                 yield session
+                if commit:
+                    session.commit()
         finally:
-            session.close()
+            session.close()  # rolls back whatever was not committed
 
     def run(self, work: Callable[[Session], T], attempts: int = 4) -> T:
         """Run work in a transaction, retried whole on serialization failure or deadlock."""

@@ -1,0 +1,76 @@
+"""supportctl ticket escalate, and the cron run supportctl queue escalate."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Annotated
+
+import typer
+
+from supportctl.cli.context import app_context
+from supportctl.cli.output import FormatOption, choose_format, note, write_rows
+from supportctl.cli.queue import app as queue_app
+from supportctl.cli.tickets import IdArgument
+from supportctl.cli.tickets import app as ticket_app
+
+COLUMNS = ["id", "previous_priority", "priority", "escalation_level", "metric", "title"]
+
+
+@ticket_app.command("escalate")
+def escalate(
+    ctx: typer.Context,
+    ticket_id: Annotated[int, IdArgument],
+    reason: Annotated[str | None, typer.Option("--reason", help="Why; kept in the history.")] = None,
+    fmt: Annotated[str | None, FormatOption] = None,
+) -> None:
+    """Raise a ticket one priority level (unless critical) and mark it escalated.
+
+    Due dates follow the new priority; an `escalated` event records the reason.
+
+    Example: supportctl ticket escalate 42 --reason "customer is a launch partner"
+    """
+    from supportctl.services import escalation
+
+    app_ctx = app_context(ctx)
+    with app_ctx.transaction() as session:
+        done = escalation.escalate_one(session, app_ctx.now, app_ctx.actor, ticket_id, reason)
+    if fmt is not None:
+        write_rows([done.row()], COLUMNS + ["reason"], choose_format(fmt))
+    note(f"ticket {done.id}: {done.previous_priority} -> {done.priority}, escalation level {done.escalation_level}")
+
+
+@queue_app.command("escalate")
+def queue_escalate(
+    ctx: typer.Context,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Escalate at most N tickets this run.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be escalated; change nothing.")] = False,
+    reassign: Annotated[
+        bool, typer.Option("--reassign", help="Give tickets that reach critical to a senior agent if theirs is not.")
+    ] = False,
+    fmt: Annotated[str | None, FormatOption] = None,
+) -> None:
+    """Escalate every unresolved ticket whose SLA is breached (the cron job).
+
+    A ticket is escalated when it is not resolved or closed, a metric is breached,
+    and it was not escalated within the response target of its current priority:
+    so running it again at once escalates nothing, and several hosts may run it
+    at the same moment: each ticket is escalated exactly once. Work is claimed
+    with FOR UPDATE SKIP LOCKED in batches of 500, each batch its own transaction
+    (a crash loses no finished batch; the next run does the rest).
+
+    Exit codes: 0 done (also when nothing was due), 5 database unreachable,
+    6 could not get a lock in time (nothing half-done).
+
+    Example: */10 * * * *  supportctl queue escalate --reassign >> /var/log/supportctl-escalate.log
+    """
+    from supportctl.services import escalation
+
+    app_ctx = app_context(ctx)
+    done = escalation.run(
+        app_ctx.database, app_ctx.now, app_ctx.actor, limit=limit, dry_run=dry_run, reassign=reassign
+    )
+    write_rows([d.row() for d in done], COLUMNS, choose_format(fmt))
+    metrics = Counter(d.metric for d in done)
+    verb = "would escalate" if dry_run else "escalated"
+    detail = ", ".join(f"{n} {m}" for m, n in sorted(metrics.items()))
+    note(f"{verb} {len(done)} ticket{'s' if len(done) != 1 else ''}" + (f" ({detail})" if detail else ""))

@@ -1,0 +1,205 @@
+"""Escalation: manual, and the cron run that is safe to repeat and to run on several hosts.
+
+The cron rule (PRODUCT.md §5): a ticket is escalated when it is unresolved, a metric
+is breached, and it was not escalated within the re-escalation interval (the
+response target of its current priority, counted from its last escalation).
+
+Each batch is claimed with ``FOR UPDATE SKIP LOCKED``, changed with one UPDATE and
+one INSERT of events, and committed, so concurrent runs split the work, nobody waits
+on another run's rows, and a crash loses no finished batch.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    String,
+    and_,
+    case,
+    column,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+    values,
+)
+from sqlalchemy.orm import Session
+
+from supportctl.db.models import SlaPolicy, Ticket, TicketEvent
+from supportctl.domain.enums import EventKind, Priority
+from supportctl.errors import Refused
+from supportctl.services import events
+from supportctl.services import policy as sla_policy
+from supportctl.services.policy import Policy
+from supportctl.services.ticket_queries import DONE, resolution_breached, response_breached
+from supportctl.services.tickets import get_model
+from supportctl.services.views import View
+
+BATCH_SIZE = 500
+LOCK_TIMEOUT = "5s"
+STATEMENT_TIMEOUT = "60s"
+
+
+class Escalation(View):
+    id: int
+    title: str
+    previous_priority: str
+    priority: str
+    escalation_level: int
+    metric: str
+    reason: str
+
+
+def _escalate(ticket: Ticket, policy: Policy, metric: str, reason: str) -> tuple[dict, dict]:
+    """The new state of one ticket, and its event's from/to values."""
+    before = {"priority": ticket.priority, "escalation_level": ticket.escalation_level}
+    priority = Priority(ticket.priority).raised().value
+    response_due, resolution_due = policy.due_dates(ticket.created_at, priority, ticket.paused_seconds)
+    change = {
+        "priority": priority,
+        "escalation_level": ticket.escalation_level + 1,
+        "response_due_at": response_due,
+        "resolution_due_at": resolution_due,
+    }
+    after = {"priority": priority, "escalation_level": change["escalation_level"], "metric": metric, "reason": reason}
+    return change, {"from": before, "to": after}
+
+
+def escalate_one(session: Session, now: datetime, actor: str, ticket_id: int, reason: str | None = None) -> Escalation:
+    """`ticket escalate`: up one priority level (unless critical), whatever its SLA state."""
+    ticket = get_model(session, ticket_id, lock=True)
+    if ticket.status in DONE:
+        raise Refused(f"ticket {ticket.id} is {ticket.status}; reopen it before escalating")
+    policy = sla_policy.load(session)
+    reason = (reason or "").strip() or "manual escalation"
+    change, event = _escalate(ticket, policy, "manual", reason)
+    previous = ticket.priority
+    for field, value in change.items():
+        setattr(ticket, field, value)
+    ticket.escalated = True
+    ticket.last_escalated_at = now
+    events.record(session, ticket, now, actor, EventKind.ESCALATED, event["from"], event["to"])
+    session.flush()
+    return Escalation(id=ticket.id, title=ticket.title, previous_priority=previous, priority=ticket.priority,
+                      escalation_level=ticket.escalation_level, metric="manual", reason=reason)
+
+
+def _due_for_escalation(now: datetime):
+    """Unresolved, breached, and outside the re-escalation interval of its current priority."""
+    interval_over = or_(
+        Ticket.last_escalated_at.is_(None),
+        Ticket.last_escalated_at + func.make_interval(0, 0, 0, 0, 0, 0, SlaPolicy.response_seconds) <= now,
+    )
+    return and_(
+        Ticket.status.not_in(DONE),
+        or_(response_breached(now), resolution_breached(now)),
+        interval_over,
+    )
+
+
+def claim_batch(session: Session, now: datetime, size: int) -> list[tuple[Ticket, str]]:
+    """Lock up to `size` tickets due for escalation that no other run holds; most overdue first."""
+    metric = case((response_breached(now), literal("response")), else_=literal("resolution"))
+    overdue_since = case(
+        (response_breached(now), Ticket.response_due_at), else_=Ticket.resolution_due_at
+    )
+    query = (
+        select(Ticket, metric)
+        .join(SlaPolicy, SlaPolicy.priority == Ticket.priority)
+        .where(_due_for_escalation(now))
+        .order_by(overdue_since, Ticket.id)
+        .limit(size)
+        .with_for_update(of=Ticket, skip_locked=True)
+    )
+    return [(ticket, m) for ticket, m in session.execute(query)]
+
+
+def set_cron_timeouts(session: Session) -> None:
+    # Local to the transaction, so nothing leaks through a pooler to the next client.
+    session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+    session.execute(text(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'"))
+
+
+def escalate_batch(session: Session, now: datetime, actor: str, size: int = BATCH_SIZE) -> list[Escalation]:
+    """Escalate one batch in the caller's transaction; an empty list means the queue is done."""
+    set_cron_timeouts(session)
+    claimed = claim_batch(session, now, size)
+    if not claimed:
+        return []
+    policy = sla_policy.load(session)
+    rows, event_rows, done = [], [], []
+    for ticket, metric in claimed:
+        due = ticket.response_due_at if metric == "response" else ticket.resolution_due_at
+        reason = f"{metric} SLA breached (due {due.astimezone(timezone.utc):%Y-%m-%dT%H:%M:%SZ})"
+        change, event = _escalate(ticket, policy, metric, reason)
+        rows.append({"id": ticket.id, **change})
+        event_rows.append({"ticket_id": ticket.id, "at": now, "actor": actor, "kind": EventKind.ESCALATED.value,
+                           "from_value": event["from"], "to_value": event["to"]})
+        done.append(Escalation(id=ticket.id, title=ticket.title, previous_priority=ticket.priority,
+                               priority=change["priority"], escalation_level=change["escalation_level"],
+                               metric=metric, reason=reason))
+    _apply(session, now, rows)
+    session.execute(insert(TicketEvent), event_rows)
+    session.expunge_all()  # the rows changed underneath the identity map
+    return done
+
+
+def _apply(session: Session, now: datetime, rows: list[dict]) -> None:
+    """One UPDATE … FROM (VALUES …) for the whole batch, not one round trip per ticket."""
+    changes = values(
+        column("id", BigInteger), column("priority", String), column("escalation_level", Integer),
+        column("response_due_at", DateTime(timezone=True)), column("resolution_due_at", DateTime(timezone=True)),
+        name="changes",
+    ).data([(r["id"], r["priority"], r["escalation_level"], r["response_due_at"], r["resolution_due_at"]) for r in rows])
+    session.execute(
+        update(Ticket)
+        .where(Ticket.id == changes.c.id)
+        .values(
+            priority=changes.c.priority,
+            escalation_level=changes.c.escalation_level,
+            response_due_at=changes.c.response_due_at,
+            resolution_due_at=changes.c.resolution_due_at,
+            escalated=True,
+            last_escalated_at=now,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def count_due(session: Session, now: datetime) -> int:
+    return session.scalar(
+        select(func.count()).select_from(Ticket).join(SlaPolicy, SlaPolicy.priority == Ticket.priority)
+        .where(_due_for_escalation(now))
+    )
+
+
+
+def run(database, now: datetime, actor: str, *, limit: int | None = None, dry_run: bool = False,
+        reassign: bool = False, batch_size: int = BATCH_SIZE) -> list[Escalation]:
+    """`queue escalate`: batch after batch, each its own transaction, until nothing is due.
+
+    A dry run does the same work in one transaction and rolls it back, so it lists
+    exactly what a real run would escalate.
+    """
+    done: list[Escalation] = []
+
+    def batch(session: Session) -> list[Escalation]:
+        size = batch_size if limit is None else min(batch_size, limit - len(done))
+        return escalate_batch(session, now, actor, size) if size > 0 else []
+
+    if dry_run:
+        with database.transaction(commit=False) as session:
+            while chunk := batch(session):
+                done.extend(chunk)
+        return done
+    while chunk := database.run(batch):
+        done.extend(chunk)
+    return done
