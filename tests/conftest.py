@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 
 import psycopg2
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -28,6 +29,10 @@ from supportctl.config import resolve
 from supportctl.services.session import Database
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)  # a Monday
+
+# Property tests check correctness, not speed: a busy 2-core CI machine must not fail them.
+settings.register_profile("supportctl", deadline=None)
+settings.load_profile("supportctl")
 _counter = itertools.count()
 
 
