@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, text
 
 from supportctl.db.embedded import EmbeddedServer, server_account
 from supportctl.errors import DatabaseUnavailable
-from tests.pgcluster import ThrowawayCluster, scratch_parent
+from tests.pgcluster import ThrowawayCluster, remove_dead_leftovers, scratch_parent
 
 ROOT = os.geteuid() == 0
 REPO = str(Path(__file__).resolve().parents[2])
@@ -310,7 +310,8 @@ def test_a_server_that_cannot_start_is_reported_in_one_line_with_the_log_tail(se
 
 
 def test_the_throwaway_cluster_starts_serves_a_new_database_and_leaves_nothing_behind():
-    cluster = ThrowawayCluster()
+    # Not the default root: that one, named by our pid, is the session's own cluster.
+    cluster = ThrowawayCluster(scratch_parent() / f"supportctl-smoke-{os.getpid()}")
     cluster.start()
     try:
         admin = cluster.admin_connect()
@@ -340,7 +341,5 @@ def test_a_killed_test_run_leaves_no_throwaway_server_and_its_dir_is_removed_nex
         run.wait()
         run.stdout.close()
     _wait_dead(server_pid)  # the parent-death signal shut it down
-    cluster = ThrowawayCluster()
-    cluster.start()
-    cluster.stop()
+    remove_dead_leftovers(scratch_parent())  # what the next test session does first
     assert not root.exists()
