@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from supportctl.db.models import Comment, Ticket
@@ -79,6 +79,9 @@ def create(
     if external_id and session.scalar(select(Ticket.id).where(Ticket.external_id == external_id)):
         raise Refused(f"a ticket with external id {external_id!r} already exists")
     customer, created = customers.find_or_create(session, now, customer_email)
+    # Take the lock the INSERT would take before reading the policy: a concurrent `sla set`
+    # (which locks tickets EXCLUSIVE) then either sees this ticket or is seen by it.
+    session.execute(text("LOCK TABLE tickets IN ROW EXCLUSIVE MODE"))
     ticket = Ticket(
         title=title,
         description=description,

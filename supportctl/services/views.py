@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
@@ -105,3 +105,69 @@ class TicketDetail(TicketView):
         data = super().row()
         data["history"] = [e.row() for e in self.history]
         return data
+
+
+class PolicyView(View):
+    """One `sla policy` row: targets as written (``4h``) and in seconds, for scripts."""
+
+    priority: str
+    response: str
+    resolution: str
+    response_seconds: int
+    resolution_seconds: int
+
+
+class CalendarView(View):
+    """The business-hours calendar; ``clock`` is ``24x7`` (and the rest empty) when none is set."""
+
+    clock: str
+    timezone: str | None
+    hours: str | None
+    holidays: list[date]
+
+
+class BreachView(View):
+    """One row of `sla breaches`: a (ticket, metric) pair that is breached or at risk."""
+
+    id: int
+    title: str
+    priority: str
+    status: str
+    customer_email: str
+    assignee_email: str | None
+    metric: str
+    state: str
+    due_at: UtcDatetime
+    overdue_seconds: int
+
+
+class MetricExplanation(View):
+    metric: str
+    target: str
+    target_seconds: int
+    paused_seconds: int  # added to the target before walking the calendar (resolution only)
+    due_at: UtcDatetime  # what the policy and calendar give today
+    stored_due_at: UtcDatetime  # what the ticket carries (differs only for resolved tickets after a policy change)
+    state: str
+    effective_due_at: UtcDatetime
+    remaining_seconds: int
+    met_at: UtcDatetime | None
+    steps: list[str]
+
+
+class Explanation(View):
+    """`sla explain`: everything a lead needs to redo the due-date arithmetic by hand."""
+
+    id: int
+    title: str
+    priority: str
+    status: str
+    created_at: UtcDatetime
+    clock: str
+    timezone: str | None
+    hours: str | None
+    holidays: list[date]
+    paused_seconds: int
+    paused_since: UtcDatetime | None
+    response: MetricExplanation
+    resolution: MetricExplanation

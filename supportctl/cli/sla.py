@@ -1,0 +1,265 @@
+"""supportctl sla policy | set | calendar show|set|clear | breaches | explain."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import Annotated
+
+import typer
+
+from supportctl.cli.context import app_context
+from supportctl.cli.output import FormatOption, RawOption, choose_format, note, write_rows
+from supportctl.cli.tickets import IdArgument
+
+app = typer.Typer(
+    help="SLA targets, business hours, the breach report, and why a ticket is due when it is.",
+    no_args_is_help=True,
+)
+calendar_app = typer.Typer(
+    help="The business-hours calendar SLA clocks count (none: 24x7). Without a subcommand: show it.",
+    invoke_without_command=True,
+)
+app.add_typer(calendar_app, name="calendar")
+
+POLICY_COLUMNS = ["priority", "response", "resolution", "response_seconds", "resolution_seconds"]
+CALENDAR_COLUMNS = ["clock", "timezone", "hours", "holidays"]
+BREACH_COLUMNS = [
+    "id", "title", "priority", "status", "customer_email", "assignee_email", "metric", "state", "due_at",
+    "overdue_seconds",
+]
+BREACH_TABLE_COLUMNS = ["id", "priority", "status", "metric", "state", "due_at", "overdue", "assignee_email", "title"]
+PRIORITIES = ("critical", "high", "medium", "low")
+
+
+def _recomputed(done) -> None:
+    unchanged = done.tickets - done.changed
+    note(
+        f"recomputed due dates of {done.tickets} unresolved ticket{'s' if done.tickets != 1 else ''}"
+        + (f" ({unchanged} unchanged)" if unchanged else "")
+    )
+
+
+@app.command("policy")
+def policy(ctx: typer.Context, fmt: Annotated[str | None, FormatOption] = None) -> None:
+    """Show the response and resolution targets of each priority, highest first.
+
+    Example: supportctl sla policy --format json
+    """
+    from supportctl.services import sla_admin
+
+    with app_context(ctx).transaction() as session:
+        rows = [row.row() for row in sla_admin.policy_rows(session)]
+    write_rows(rows, POLICY_COLUMNS, choose_format(fmt))
+
+
+@app.command("set")
+def set_(
+    ctx: typer.Context,
+    priority: Annotated[str, typer.Argument(metavar="PRIORITY", help="low, medium, high or critical.", show_default=False)],
+    response: Annotated[
+        str | None, typer.Option("--response", metavar="DUR", help="First-response target: 90m, 4h, 1h30m, 3d or PT4H.")
+    ] = None,
+    resolution: Annotated[
+        str | None, typer.Option("--resolution", metavar="DUR", help="Resolution target, written the same way.")
+    ] = None,
+    fmt: Annotated[str | None, FormatOption] = None,
+) -> None:
+    """Change one priority's targets and recompute the due dates of its unresolved tickets.
+
+    The policy and every due date change in one transaction. Resolved and closed
+    tickets keep their due dates (their met/met_late verdict stays as it was).
+    With a calendar, targets count open hours only.
+
+    Example: supportctl sla set high --response 2h --resolution 24h
+    """
+    from supportctl.services import sla_admin
+
+    app_ctx = app_context(ctx)
+    with app_ctx.transaction() as session:
+        before, after, done = sla_admin.set_targets(
+            session, app_ctx.now, priority, response=response, resolution=resolution
+        )
+    note(
+        f"{after.priority}: response {after.response} (was {before.response}),"
+        f" resolution {after.resolution} (was {before.resolution})"
+    )
+    _recomputed(done)
+    if fmt is not None:
+        write_rows([after.row()], POLICY_COLUMNS, choose_format(fmt))
+
+
+@calendar_app.callback()
+def calendar(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(calendar_show, ctx)
+
+
+@calendar_app.command("show")
+def calendar_show(ctx: typer.Context, fmt: Annotated[str | None, FormatOption] = None) -> None:
+    """Show the business-hours calendar (clock 24x7 when none is set).
+
+    Example: supportctl sla calendar show --format json
+    """
+    from supportctl.services import sla_admin
+
+    with app_context(ctx).transaction() as session:
+        view = sla_admin.calendar_show(session)
+    f = choose_format(fmt)
+    if f in ("table", "tsv", "csv") and view.clock == "24x7":
+        note("no calendar: SLA clocks run 24x7")
+    write_rows([view.row()], CALENDAR_COLUMNS, f)
+
+
+@calendar_app.command("set")
+def calendar_set(
+    ctx: typer.Context,
+    timezone: Annotated[str, typer.Option("--timezone", help="IANA time zone of the opening hours, e.g. Europe/Berlin.")],
+    hours: Annotated[
+        str, typer.Option("--hours", help="Weekly opening hours, e.g. 'mon-fri 09:00-12:00,13:00-17:00; sat 10:00-14:00'.")
+    ],
+    holiday: Annotated[
+        list[str] | None, typer.Option("--holiday", metavar="DATE", help="A closed date, e.g. 2026-12-25; repeatable.")
+    ] = None,
+    fmt: Annotated[str | None, FormatOption] = None,
+) -> None:
+    """Replace the calendar and recompute the due dates of every unresolved ticket.
+
+    Time already spent pending is kept as measured (business time under the calendar
+    in force when each pause ended); a pause still running is measured when it ends.
+
+    Example: supportctl sla calendar set --timezone Europe/Berlin --hours "mon-fri 09:00-17:00" --holiday 2026-12-24 --holiday 2026-12-25
+    """
+    from supportctl.services import sla_admin
+
+    app_ctx = app_context(ctx)
+    with app_ctx.transaction() as session:
+        view, done = sla_admin.calendar_set(session, app_ctx.now, timezone=timezone, hours=hours, holidays=holiday or [])
+    days = len(view.holidays)
+    note(f"calendar: {view.timezone}, {view.hours}, {days} holiday{'s' if days != 1 else ''}")
+    _recomputed(done)
+    if fmt is not None:
+        write_rows([view.row()], CALENDAR_COLUMNS, choose_format(fmt))
+
+
+@calendar_app.command("clear")
+def calendar_clear(ctx: typer.Context) -> None:
+    """Remove the calendar (SLA clocks run 24x7) and recompute unresolved tickets' due dates.
+
+    Example: supportctl sla calendar clear
+    """
+    from supportctl.services import sla_admin
+
+    app_ctx = app_context(ctx)
+    with app_ctx.transaction() as session:
+        removed, done = sla_admin.calendar_clear(session, app_ctx.now)
+    note("calendar removed: SLA clocks run 24x7" if removed else "no calendar was set: SLA clocks run 24x7")
+    _recomputed(done)
+
+
+@app.command("breaches")
+def breaches(
+    ctx: typer.Context,
+    at_risk: Annotated[
+        str | None, typer.Option("--at-risk", metavar="DUR", help="Also list unmet targets due within DUR, e.g. 2h.")
+    ] = None,
+    metric: Annotated[str | None, typer.Option("--metric", help="Only response or only resolution.")] = None,
+    priority: Annotated[list[str] | None, typer.Option("--priority", help="low, medium, high or critical; repeatable.")] = None,
+    assignee: Annotated[str | None, typer.Option("--assignee", metavar="EMAIL", help="Only tickets of this agent.")] = None,
+    fmt: Annotated[str | None, FormatOption] = None,
+    fail_on_breach: Annotated[
+        bool, typer.Option("--fail-on-breach", help="Exit 1 when any row is listed (at-risk rows too), for cron.")
+    ] = False,
+    raw: Annotated[bool, RawOption] = False,
+) -> None:
+    """List SLA breaches now: one row per ticket and metric, most overdue first.
+
+    A metric is breached when it is not met and its due time has passed; a pending
+    ticket counts only if it was already overdue when it was paused. overdue_seconds
+    is negative for at-risk rows (not yet due). A summary goes to stderr.
+
+    Exit codes: 0 listed (or nothing to list), 1 with --fail-on-breach and at least one row.
+
+    Example: 0 * * * *  supportctl sla breaches --at-risk 1h --format csv --fail-on-breach > breaches.csv || mail-the-leads breaches.csv
+    """
+    from supportctl.services import breaches as report
+
+    app_ctx = app_context(ctx)
+    f = choose_format(fmt)
+    counts: Counter[tuple[str, str, str]] = Counter()
+    with app_ctx.transaction() as session:
+        rows = report.report(
+            session, app_ctx.now, at_risk=at_risk, metric=metric, priorities=priority or [], assignee=assignee
+        )
+        shown = _counted((r.row() for r in rows), counts)
+        if f == "table":
+            write_rows(map(_human, shown), BREACH_TABLE_COLUMNS, f)
+        else:
+            write_rows(shown, BREACH_COLUMNS, f, raw=raw)
+    note(_summary(counts, at_risk is not None))
+    if fail_on_breach and counts:
+        raise typer.Exit(1)
+
+
+def _counted(rows: Iterable[dict], counts: Counter) -> Iterator[dict]:
+    for row in rows:
+        counts[row["state"], row["metric"], row["priority"]] += 1
+        yield row
+
+
+def _human(row: dict) -> dict:
+    """Tables are for people: overdue as a duration (negative: still to go)."""
+    from datetime import timedelta
+
+    from supportctl.domain.durations import format_duration
+
+    return dict(row, overdue=format_duration(timedelta(seconds=row["overdue_seconds"])))
+
+
+def _summary(counts: Counter, at_risk: bool) -> str:
+    """e.g. '3 breaches: response 2, resolution 1; critical 1, high 2'."""
+    breached = sum(n for (state, _, _), n in counts.items() if state == "breached")
+    risky = sum(counts.values()) - breached
+    head = f"{breached} breach{'es' if breached != 1 else ''}" if breached else "no breaches"
+    if at_risk:
+        head += f", {risky} at risk" if risky else ", none at risk"
+    if not counts:
+        return head
+    by_metric: Counter[str] = Counter()
+    by_priority: Counter[str] = Counter()
+    for (_, m, p), n in counts.items():
+        by_metric[m] += n
+        by_priority[p] += n
+    metrics = ", ".join(f"{m} {by_metric[m]}" for m in ("response", "resolution") if by_metric[m])
+    priorities = ", ".join(f"{p} {by_priority[p]}" for p in PRIORITIES if by_priority[p])
+    return f"{head}: {metrics}; {priorities}"
+
+
+@app.command("explain")
+def explain(
+    ctx: typer.Context,
+    ticket_id: Annotated[int, IdArgument],
+    fmt: Annotated[
+        str | None, typer.Option("--format", "-f", help="text (default) or json.", show_default=False)
+    ] = None,
+) -> None:
+    """Show why a ticket is due when it is: policy, calendar, pauses and the arithmetic.
+
+    Every open day between creation and each due time is listed with the open hours
+    it counted; closed days and holidays are named, so the sum can be checked by hand.
+
+    Example: supportctl sla explain 42
+    """
+    from supportctl.errors import InvalidInput
+    from supportctl.services import explain as explaining
+
+    if fmt not in (None, "text", "json", "ndjson"):
+        raise InvalidInput(f"--format: {fmt!r} is not one of text, json, ndjson")
+    app_ctx = app_context(ctx)
+    with app_ctx.transaction() as session:
+        view = explaining.explain(session, ticket_id, app_ctx.now)
+    if fmt in ("json", "ndjson"):
+        row = view.row()
+        write_rows([row], list(row), fmt)
+        return
+    typer.echo("\n".join(explaining.render(view)))
