@@ -20,6 +20,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    Sequence,
     Text,
     func,
     text,
@@ -30,6 +31,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from supportctl.db.base import Base
 from supportctl.domain.enums import EventKind, Priority, Role, Status, Tier, sql_in
 
+# Strictly increasing across processes and hosts; every assignment takes the next value.
+ASSIGNMENT_SEQ = Sequence("agent_assignment_seq", metadata=Base.metadata)
 
 
 def _ts(nullable: bool = True, **kw: Any) -> Any:
@@ -67,6 +70,9 @@ class Agent(Base):
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     capacity: Mapped[int | None] = mapped_column(Integer)
     last_assigned_at: Mapped[datetime | None] = _ts()
+    # The round-robin cursor: ASSIGNMENT_SEQ's value at the agent's latest assignment.
+    # last_assigned_at cannot order turns: a command stamps all its writes with one whole second.
+    assignment_seq: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = _ts(False)
 
 
@@ -186,3 +192,4 @@ class SlaCalendar(Base):
     hours: Mapped[str] = mapped_column(Text)
     holidays: Mapped[list[date]] = mapped_column(ARRAY(Date), server_default="{}")
     updated_at: Mapped[datetime] = _ts(False, server_default=func.now())
+

@@ -121,6 +121,19 @@ class Database:
         raise AssertionError("unreachable")
 
 
+LOCK_TIMEOUT = "5s"
+STATEMENT_TIMEOUT = "60s"
+
+
+def set_cron_timeouts(session: Session) -> None:
+    """Bound how long a cron transaction waits: a stuck lock ends in exit 6, not a hang.
+
+    SET LOCAL, so nothing outlives the transaction or leaks through a pooler to the next client.
+    """
+    session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+    session.execute(text(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'"))
+
+
 def ping(database: Database) -> str:
     with database.translated_errors(), database.engine.connect() as conn:
         return conn.execute(text("SHOW server_version")).scalar_one()
