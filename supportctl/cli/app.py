@@ -15,7 +15,10 @@ from typer.core import TyperGroup
 from typer.exceptions import Abort, TyperException
 
 from supportctl import __version__, errors
-from supportctl.cli import agents, customers, db, escalation, queue, tickets
+from supportctl.cli import agents, customers, db, demo, queue, sla, tickets
+
+# These add their commands to the ticket and queue groups when imported.
+from supportctl.cli import escalation, ticket_assign, ticket_transfer  # noqa: F401, I001
 from supportctl.cli.context import AppContext
 from supportctl.config import Settings, resolve, url_secrets
 
@@ -82,7 +85,8 @@ app.add_typer(customers.app, name="customer")
 app.add_typer(agents.app, name="agent")
 app.add_typer(tickets.app, name="ticket")
 app.add_typer(queue.app, name="queue")
-assert escalation  # its commands register themselves on the ticket and queue groups
+app.add_typer(sla.app, name="sla")
+app.command("demo")(demo.demo)
 
 
 def _show_version(value: bool) -> None:

@@ -13,7 +13,7 @@ from supportctl.cli.queue import app as queue_app
 from supportctl.cli.tickets import IdArgument
 from supportctl.cli.tickets import app as ticket_app
 
-COLUMNS = ["id", "previous_priority", "priority", "escalation_level", "metric", "title"]
+COLUMNS = ["id", "previous_priority", "priority", "escalation_level", "metric", "reassigned_to", "title"]
 
 
 @ticket_app.command("escalate")

@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
+from supportctl.cli import ticket_filters as filters
 from supportctl.cli.context import app_context
 from supportctl.cli.output import FormatOption, RawOption, choose_format, note, write_record, write_rows
-from supportctl.config import parse_timestamp
 from supportctl.errors import InvalidInput
 
 app = typer.Typer(help="Tickets: create, list, show, update, comment.", no_args_is_help=True)
@@ -77,45 +77,65 @@ def create(
     external_id: Annotated[
         str | None, typer.Option("--external-id", help="The id in the system this ticket came from (unique).")
     ] = None,
+    assign: Annotated[
+        str | None, typer.Option("--assign", metavar="EMAIL", help="Assign it to this active agent at once.")
+    ] = None,
+    auto_assign: Annotated[
+        bool, typer.Option("--auto-assign", help="Assign it to whoever's turn it is (round-robin) at once.")
+    ] = False,
     fmt: Annotated[str | None, FormatOption] = None,
 ) -> None:
     """Open a ticket and print its id (the whole ticket with --format json).
+
+    With --assign or --auto-assign the ticket is created and assigned in one
+    transaction: if nobody can take it, no ticket is created (exit 3 or 4).
 
     Example: supportctl ticket create --title "Cannot log in" --customer ana@example.com --priority high --tag login
     """
     from supportctl.services import tickets
 
+    if assign is not None and auto_assign:
+        raise InvalidInput("give --assign EMAIL or --auto-assign, not both")
     app_ctx = app_context(ctx)
     text = read_text(description, description_file, "description") or ""
+    assigned_to = None
     with app_ctx.transaction() as session:
         created = tickets.create(
             session, app_ctx.now, app_ctx.actor, title=title, customer_email=customer, description=text,
             priority=priority, category=category, tag_list=tag or [], external_id=external_id,
         )
+        view = created.ticket
+        if assign is not None or auto_assign:
+            from supportctl.services import assignment
+
+            view, done, notes = assignment.assign_new(session, app_ctx.now, app_ctx.actor, view.id, to=assign)
+            assigned_to = [f"assigned to {done.assignee_email}", *notes]
     if created.new_customer:
         note(f"created customer {created.new_customer}")
+    for message in assigned_to or []:
+        note(message)
     if fmt is None:
-        typer.echo(created.ticket.id)
+        typer.echo(view.id)
     else:
         f = choose_format(fmt)
-        write_rows([created.ticket.row()], pick_columns(None, f), f)
+        write_rows([view.row()], pick_columns(None, f), f)
 
 
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    status: Annotated[list[str] | None, typer.Option("--status", help="open, in_progress, pending, resolved or closed; repeatable.")] = None,
-    priority: Annotated[list[str] | None, typer.Option("--priority", help="low, medium, high or critical; repeatable.")] = None,
-    assignee: Annotated[str | None, typer.Option("--assignee", help="Assigned to this agent's email.")] = None,
-    unassigned: Annotated[bool, typer.Option("--unassigned", help="Only tickets nobody has.")] = False,
-    customer: Annotated[str | None, typer.Option("--customer", help="For this customer's email.")] = None,
-    category: Annotated[str | None, typer.Option("--category", help="In this category.")] = None,
-    tag: Annotated[str | None, typer.Option("--tag", help="Carrying this tag.")] = None,
-    escalated: Annotated[bool, typer.Option("--escalated", help="Only escalated tickets.")] = False,
-    breached: Annotated[bool, typer.Option("--breached", help="Only tickets breaching an SLA now.")] = False,
-    search: Annotated[str | None, typer.Option("--search", help="Full-text search of title and description.")] = None,
-    created_since: Annotated[str | None, typer.Option("--created-since", help="Created at or after this ISO 8601 time.")] = None,
-    updated_since: Annotated[str | None, typer.Option("--updated-since", help="Changed at or after this ISO 8601 time.")] = None,
+    status: filters.StatusOption = None,
+    priority: filters.PriorityOption = None,
+    assignee: filters.AssigneeOption = None,
+    unassigned: filters.UnassignedOption = False,
+    customer: filters.CustomerOption = None,
+    category: filters.CategoryOption = None,
+    tag: filters.TagOption = None,
+    escalated: filters.EscalatedOption = False,
+    breached: filters.BreachedOption = False,
+    search: filters.SearchOption = None,
+    created_since: filters.CreatedSinceOption = None,
+    updated_since: filters.UpdatedSinceOption = None,
     sort: Annotated[str, typer.Option("--sort", help="id, created_at, updated_at, priority, status, response_due_at or resolution_due_at; prefix - for descending.")] = "-created_at",
     limit: Annotated[int, typer.Option("--limit", help="At most this many; 0 for all.")] = 50,
     columns: Annotated[str | None, typer.Option("--columns", help="Comma-separated fields to show.")] = None,
@@ -129,17 +149,15 @@ def list_(
     from supportctl.services import ticket_queries
 
     app_ctx = app_context(ctx)
-    filters = ticket_queries.TicketFilter(
-        statuses=tuple(status or ()), priorities=tuple(priority or ()), assignee=assignee, unassigned=unassigned,
-        customer=customer, category=category, tag=tag, escalated=True if escalated else None, breached=breached,
-        search=search,
-        created_since=parse_timestamp(created_since, "--created-since") if created_since else None,
-        updated_since=parse_timestamp(updated_since, "--updated-since") if updated_since else None,
+    chosen_filter = filters.ticket_filter(
+        status=status, priority=priority, assignee=assignee, unassigned=unassigned, customer=customer,
+        category=category, tag=tag, escalated=escalated, breached=breached, search=search,
+        created_since=created_since, updated_since=updated_since,
     )
     f = choose_format(fmt)
     chosen = pick_columns(columns, f)
     with app_ctx.transaction() as session:
-        views, total = ticket_queries.list_tickets(session, filters, app_ctx.now, sort=sort, limit=limit)
+        views, total = ticket_queries.list_tickets(session, chosen_filter, app_ctx.now, sort=sort, limit=limit)
     rows = [v.row() for v in views]
     write_rows([compact_sla(r) for r in rows] if f == "table" else rows, chosen, f, raw=raw)
     if total > len(views):

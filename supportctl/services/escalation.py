@@ -26,25 +26,23 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    text,
     update,
     values,
 )
 from sqlalchemy.orm import Session
 
 from supportctl.db.models import SlaPolicy, Ticket, TicketEvent
-from supportctl.domain.enums import EventKind, Priority
+from supportctl.domain.enums import EventKind, Priority, Role
 from supportctl.errors import Refused
 from supportctl.services import events
 from supportctl.services import policy as sla_policy
 from supportctl.services.policy import Policy
+from supportctl.services.session import set_cron_timeouts
 from supportctl.services.ticket_queries import DONE, resolution_breached, response_breached
 from supportctl.services.tickets import get_model
 from supportctl.services.views import View
 
 BATCH_SIZE = 500
-LOCK_TIMEOUT = "5s"
-STATEMENT_TIMEOUT = "60s"
 
 
 class Escalation(View):
@@ -55,6 +53,7 @@ class Escalation(View):
     escalation_level: int
     metric: str
     reason: str
+    reassigned_to: str | None = None
 
 
 def _escalate(ticket: Ticket, policy: Policy, metric: str, reason: str) -> tuple[dict, dict]:
@@ -86,9 +85,10 @@ def escalate_one(session: Session, now: datetime, actor: str, ticket_id: int, re
     ticket.escalated = True
     ticket.last_escalated_at = now
     events.record(session, ticket, now, actor, EventKind.ESCALATED, event["from"], event["to"])
-    session.flush()
-    return Escalation(id=ticket.id, title=ticket.title, previous_priority=previous, priority=ticket.priority,
+    done = Escalation(id=ticket.id, title=ticket.title, previous_priority=previous, priority=ticket.priority,
                       escalation_level=ticket.escalation_level, metric="manual", reason=reason)
+    session.flush()
+    return done
 
 
 def _due_for_escalation(now: datetime):
@@ -121,13 +121,8 @@ def claim_batch(session: Session, now: datetime, size: int) -> list[tuple[Ticket
     return [(ticket, m) for ticket, m in session.execute(query)]
 
 
-def set_cron_timeouts(session: Session) -> None:
-    # Local to the transaction, so nothing leaks through a pooler to the next client.
-    session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-    session.execute(text(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'"))
-
-
-def escalate_batch(session: Session, now: datetime, actor: str, size: int = BATCH_SIZE) -> list[Escalation]:
+def escalate_batch(session: Session, now: datetime, actor: str, size: int = BATCH_SIZE,
+                   reassign: bool = False) -> list[Escalation]:
     """Escalate one batch in the caller's transaction; an empty list means the queue is done."""
     set_cron_timeouts(session)
     claimed = claim_batch(session, now, size)
@@ -145,10 +140,42 @@ def escalate_batch(session: Session, now: datetime, actor: str, size: int = BATC
         done.append(Escalation(id=ticket.id, title=ticket.title, previous_priority=ticket.priority,
                                priority=change["priority"], escalation_level=change["escalation_level"],
                                metric=metric, reason=reason))
+    if reassign:
+        _give_critical_to_seniors(session, now, actor, claimed, done)
     _apply(session, now, rows)
     session.execute(insert(TicketEvent), event_rows)
     session.expunge_all()  # the rows changed underneath the identity map
     return done
+
+
+def _give_critical_to_seniors(session: Session, now: datetime, actor: str,
+                              claimed: list[tuple[Ticket, str]], done: list[Escalation]) -> None:
+    """--reassign: a ticket escalated to critical goes to a senior (by-priority) unless it has one.
+
+    The tickets are already locked; the agents are locked after them, the order every
+    assignment takes, so this cannot deadlock with a concurrent `queue assign`.
+    """
+    from supportctl.services import assignment
+
+    needing = [
+        (i, ticket) for i, ((ticket, _), esc) in enumerate(zip(claimed, done, strict=True))
+        if esc.priority == Priority.CRITICAL.value
+        and (ticket.assignee is None or ticket.assignee.role != Role.SENIOR.value)
+    ]
+    if not needing:
+        return
+    pool = assignment.lock_pool(session)
+    for (i, ticket), seq in zip(needing, assignment.next_seqs(session, len(needing)), strict=True):
+        try:
+            chosen = assignment.choose(pool, assignment.Strategy.BY_PRIORITY, Priority.CRITICAL.value)
+        except assignment.NoEligibleAgent:
+            continue  # it stays escalated; `queue assign` reports who cannot take it
+        previous = ticket.assignee.email if ticket.assignee else None
+        assignment.give(session, ticket, chosen.agent, now, actor, seq=seq, previous=previous,
+                        strategy=assignment.Strategy.BY_PRIORITY)
+        chosen.load += 1
+        done[i] = done[i].model_copy(update={"reassigned_to": chosen.agent.email})
+    session.flush()
 
 
 def _apply(session: Session, now: datetime, rows: list[dict]) -> None:
@@ -193,7 +220,7 @@ def run(database, now: datetime, actor: str, *, limit: int | None = None, dry_ru
 
     def batch(session: Session) -> list[Escalation]:
         size = batch_size if limit is None else min(batch_size, limit - len(done))
-        return escalate_batch(session, now, actor, size) if size > 0 else []
+        return escalate_batch(session, now, actor, size, reassign) if size > 0 else []
 
     if dry_run:
         with database.transaction(commit=False) as session:

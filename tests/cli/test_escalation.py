@@ -99,3 +99,29 @@ def test_manual_escalation_records_the_reason_and_refuses_closed_tickets(cli):
     refused = cli(f"ticket escalate {ticket_id}", now=NOW)
     assert refused.exit_code == 4
     assert cli("ticket escalate 999", now=NOW).exit_code == 3
+
+
+def test_reassign_gives_tickets_escalated_to_critical_to_a_senior(cli):
+    cli("agent add al@example.com --name Al")
+    cli("agent add sue@example.com --name Sue --role senior")
+    ticket_id = create(cli, "2026-11-26T05:00:00Z", priority="high")
+    cli(f"ticket assign {ticket_id} --to al@example.com", now="2026-11-26T05:00:00Z")
+    cli(f"ticket update {ticket_id} --status pending", now="2026-11-26T05:10:00Z")
+    cli(f"ticket update {ticket_id} --status in_progress", now="2026-11-26T05:20:00Z")
+    # Response met (assigned); resolution (24h) not yet due: nothing to do.
+    assert escalate(cli, "--reassign")[0] == []
+    rows, _ = escalate(cli, "--reassign", now="2026-11-27T06:00:00Z")
+    assert [(r["priority"], r["reassigned_to"]) for r in rows] == [("critical", "sue@example.com")]
+    after = ticket(cli, ticket_id, now="2026-11-27T06:00:00Z")
+    assert after["assignee_email"] == "sue@example.com"
+    assert [e["kind"] for e in after["history"]][-2:] == ["assigned", "escalated"]
+
+
+def test_without_reassign_the_assignee_stays(cli):
+    cli("agent add al@example.com --name Al")
+    cli("agent add sue@example.com --name Sue --role senior")
+    ticket_id = create(cli, "2026-11-25T05:00:00Z", priority="high")
+    cli(f"ticket assign {ticket_id} --to al@example.com", now="2026-11-25T05:00:00Z")
+    rows, _ = escalate(cli, now="2026-11-27T06:00:00Z")
+    assert [(r["priority"], r["reassigned_to"]) for r in rows] == [("critical", None)]
+    assert ticket(cli, ticket_id, now="2026-11-27T06:00:00Z")["assignee_email"] == "al@example.com"
