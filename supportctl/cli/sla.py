@@ -187,7 +187,7 @@ def breaches(
     app_ctx = app_context(ctx)
     f = choose_format(fmt)
     counts: Counter[tuple[str, str, str]] = Counter()
-    with app_ctx.transaction() as session:
+    with app_ctx.read_transaction() as session:
         rows = report.report(
             session, app_ctx.now, at_risk=at_risk, metric=metric, priorities=priority or [], assignee=assignee
         )

@@ -157,7 +157,7 @@ def export_(
         raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(export.FORMATS)}", param_hint="--format")
 
     def write(out: BinaryIO, progress=None) -> int:
-        with app_ctx.transaction() as session:
+        with app_ctx.read_transaction() as session:
             return export.export(
                 session, app_ctx.now, out, filters=ticket_filter, columns=chosen, fmt=fmt, raw=raw, progress=progress
             )

@@ -156,7 +156,7 @@ def list_(
     )
     f = choose_format(fmt)
     chosen = pick_columns(columns, f)
-    with app_ctx.transaction() as session:
+    with app_ctx.read_transaction() as session:
         views, total = ticket_queries.list_tickets(session, chosen_filter, app_ctx.now, sort=sort, limit=limit)
     rows = [v.row() for v in views]
     write_rows([compact_sla(r) for r in rows] if f == "table" else rows, chosen, f, raw=raw)
@@ -174,7 +174,7 @@ def show(
     from supportctl.services import ticket_queries
 
     app_ctx = app_context(ctx)
-    with app_ctx.transaction() as session:
+    with app_ctx.read_transaction() as session:
         detail = ticket_queries.show(session, ticket_id, app_ctx.now)
     f = choose_format(fmt)
     row = detail.row()
