@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from supportctl.errors import InvalidInput
 
@@ -84,6 +84,7 @@ def resolve(
         source = "config file" if database_url else "embedded"
     read_url = os.environ.get("SUPPORTCTL_READ_DATABASE_URL") or None
     secrets = tuple(s for url in (database_url, read_url) if url for s in url_secrets(url))
+    secrets += _delivery_secrets()
     return Settings(
         database_url=database_url,
         database_source=source,
@@ -93,6 +94,17 @@ def resolve(
         read_database_url=read_url,
         secrets=secrets,
     )
+
+
+def _delivery_secrets() -> tuple[str, ...]:
+    """`notify send`'s SMTP password and webhook secret (env only: never a flag), masked like the database's."""
+    found = [os.environ.get("SUPPORTCTL_WEBHOOK_SECRET") or ""]
+    for var in ("SUPPORTCTL_SMTP_URL", "SUPPORTCTL_WEBHOOK_URL"):
+        try:
+            found += [v for s in url_secrets(os.environ.get(var) or "") for v in (s, unquote(s))]
+        except ValueError:  # a malformed URL: `notify send` says so; nothing to mask
+            pass
+    return tuple(s for s in found if s)
 
 
 def _login_name() -> str:

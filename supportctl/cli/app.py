@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 from typer.exceptions import Abort, TyperException
 
 from supportctl import __version__, errors
-from supportctl.cli import agents, customers, db, demo, queue, sla, tickets
+from supportctl.cli import agents, customers, db, demo, notify, queue, sla, tickets
 
 # These add their commands to the ticket and queue groups when imported.
 from supportctl.cli import escalation, ticket_assign, ticket_transfer  # noqa: F401, I001
@@ -86,6 +86,7 @@ app.add_typer(agents.app, name="agent")
 app.add_typer(tickets.app, name="ticket")
 app.add_typer(queue.app, name="queue")
 app.add_typer(sla.app, name="sla")
+app.add_typer(notify.app, name="notify")
 app.command("demo")(demo.demo)
 
 

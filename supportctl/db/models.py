@@ -6,6 +6,7 @@ these models and the migrations agree (autogenerate finds nothing to do).
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Integer,
     Sequence,
     Text,
+    Uuid,
     func,
     text,
 )
@@ -193,3 +195,31 @@ class SlaCalendar(Base):
     holidays: Mapped[list[date]] = mapped_column(ARRAY(Date), server_default="{}")
     updated_at: Mapped[datetime] = _ts(False, server_default=func.now())
 
+
+class Notification(Base):
+    """The outbox: written with the change that causes it, delivered later by `notify send`."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+        CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
+        # The sender's claim: pending rows whose time has come, oldest first.
+        Index(
+            "ix_notifications_next_attempt_pending",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    created_at: Mapped[datetime] = _ts(False)
+    recipient: Mapped[str] = mapped_column(Text)
+    template: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    status: Mapped[str] = mapped_column(Text, server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime] = _ts(False)
+    sent_at: Mapped[datetime | None] = _ts()
+    # What a receiver deduplicates on (webhook header, e-mail Message-ID).
+    delivery_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, server_default=text("gen_random_uuid()"))

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from supportctl.db.models import ASSIGNMENT_SEQ, Agent, Ticket
 from supportctl.domain.enums import EventKind, Priority, Role, Status
 from supportctl.errors import Refused
-from supportctl.services import agents, events, validation
+from supportctl.services import agents, events, notifications, validation
 from supportctl.services import policy as sla_policy
 from supportctl.services.session import set_cron_timeouts
 from supportctl.services.ticket_views import ticket_view
@@ -137,6 +137,7 @@ def give(session: Session, ticket: Ticket, agent: Agent, now: datetime, actor: s
     if strategy is not None:
         to_value["strategy"] = strategy.value
     events.record(session, ticket, now, actor, EventKind.ASSIGNED, {"assignee_email": previous}, to_value)
+    notifications.ticket_assigned(session, now, ticket, agent)
     return Assignment(id=ticket.id, title=ticket.title, priority=ticket.priority, assignee_email=agent.email,
                       previous_assignee_email=previous, strategy=strategy.value if strategy else None)
 

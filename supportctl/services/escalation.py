@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from supportctl.db.models import SlaPolicy, Ticket, TicketEvent
 from supportctl.domain.enums import EventKind, Priority, Role
 from supportctl.errors import Refused
-from supportctl.services import events
+from supportctl.services import events, notifications
 from supportctl.services import policy as sla_policy
 from supportctl.services.policy import Policy
 from supportctl.services.session import set_cron_timeouts
@@ -87,6 +87,7 @@ def escalate_one(session: Session, now: datetime, actor: str, ticket_id: int, re
     events.record(session, ticket, now, actor, EventKind.ESCALATED, event["from"], event["to"])
     done = Escalation(id=ticket.id, title=ticket.title, previous_priority=previous, priority=ticket.priority,
                       escalation_level=ticket.escalation_level, metric="manual", reason=reason)
+    notifications.ticket_escalated(session, now, [ticket], [done])
     session.flush()
     return done
 
@@ -142,6 +143,7 @@ def escalate_batch(session: Session, now: datetime, actor: str, size: int = BATC
                                metric=metric, reason=reason))
     if reassign:
         _give_critical_to_seniors(session, now, actor, claimed, done)
+    notifications.ticket_escalated(session, now, [ticket for ticket, _ in claimed], done)
     _apply(session, now, rows)
     session.execute(insert(TicketEvent), event_rows)
     session.expunge_all()  # the rows changed underneath the identity map

@@ -16,7 +16,7 @@ from supportctl.db.models import Comment, Ticket
 from supportctl.domain import status as lifecycle
 from supportctl.domain.enums import EventKind, Priority, Status
 from supportctl.errors import InvalidInput, NotFound, Refused
-from supportctl.services import agents, customers, events, validation
+from supportctl.services import agents, customers, events, notifications, validation
 from supportctl.services import policy as sla_policy
 from supportctl.services.policy import Policy
 from supportctl.services.ticket_views import comment_view, ticket_view
@@ -139,6 +139,7 @@ def change_status(session: Session, ticket: Ticket, target: Status, now: datetim
         ticket.resolved_at = None  # reopened: the original due date stands
     ticket.status = target.value
     events.record(session, ticket, now, actor, EventKind.STATUS_CHANGED, current.value, target.value)
+    notifications.status_changed(session, now, ticket, current)
 
 
 def update(
