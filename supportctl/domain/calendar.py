@@ -130,7 +130,7 @@ class BusinessCalendar:
         (Fri 17:00, not Mon 09:00); a zero duration returns where the clock
         starts.
         """
-        start_utc = _utc(start, "start")
+        start_utc = as_utc(start, "start")
         if duration < timedelta(0):
             raise ValueError("duration must not be negative")
         remaining = duration
@@ -156,7 +156,7 @@ class BusinessCalendar:
 
     def open_intervals(self, a: datetime, b: datetime) -> Iterator[Interval]:
         """UTC (start, end) open intervals overlapping [a, b), clipped to it, in order."""
-        a_utc, b_utc = _utc(a, "a"), _utc(b, "b")
+        a_utc, b_utc = as_utc(a, "a"), as_utc(b, "b")
         if b_utc <= a_utc:
             return
         # Intervals of local day D start no earlier than D's midnight, so the
@@ -220,7 +220,8 @@ class BusinessCalendar:
             day += _ONE_DAY
 
 
-def _utc(value: datetime, name: str) -> datetime:
+def as_utc(value: datetime, name: str) -> datetime:
+    """An aware datetime in UTC; naive or non-datetime input is a ValueError naming `name`."""
     if not isinstance(value, datetime):
         raise ValueError(f"{name} must be a datetime")
     if value.tzinfo is None or value.utcoffset() is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from supportctl.domain.calendar import DAY_NAMES, BusinessCalendar
+from supportctl.domain.calendar import DAY_NAMES, BusinessCalendar, as_utc
 from supportctl.domain.durations import format_duration
 
 __all__ = [
@@ -38,7 +38,7 @@ METRIC_STATES = ("met", "met_late", "breached", "paused", "running")
 
 def add_target(start: datetime, target: timedelta, calendar: BusinessCalendar | None) -> datetime:
     """The UTC instant when `target` of SLA time has run from `start`."""
-    start_utc = _aware(start, "start")
+    start_utc = as_utc(start, "start")
     if target < timedelta(0):
         raise ValueError("an SLA target cannot be negative")
     if calendar is None:
@@ -48,7 +48,7 @@ def add_target(start: datetime, target: timedelta, calendar: BusinessCalendar | 
 
 def elapsed(a: datetime, b: datetime, calendar: BusinessCalendar | None) -> timedelta:
     """SLA time that ran in [a, b): open time with a calendar, all of it without."""
-    a_utc, b_utc = _aware(a, "a"), _aware(b, "b")
+    a_utc, b_utc = as_utc(a, "a"), as_utc(b, "b")
     if calendar is None:
         return max(b_utc - a_utc, timedelta(0))
     return calendar.open_time_between(a_utc, b_utc)
@@ -141,14 +141,6 @@ def explain_due(
     local_due = due.astimezone(zone)
     lines.append(f"due {_day(local_due.date())} {_hm(local_due)} {tz} = {_iso(due)}")
     return lines
-
-
-def _aware(value: datetime, name: str) -> datetime:
-    if not isinstance(value, datetime):
-        raise ValueError(f"{name} must be a datetime")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware")
-    return value.astimezone(UTC)
 
 
 def _iso(value: datetime) -> str:
