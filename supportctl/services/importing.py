@@ -3,9 +3,9 @@
 The header names columns as `ticket export` writes them, so an export re-imports.
 Rows are validated (pydantic) as they stream from the file into a temporary table
 (COPY, in batches), so memory stays flat however large the file; a repeated external
-id is then found in SQL over that table, and one INSERT … SELECT writes the tickets
-and their `created` events. Any bad row and nothing is written; every bad row is
-reported as `line N: column: problem`, N the physical line (the header is line 1).
+id is then found in SQL over that table, and INSERT … SELECT writes the tickets, then
+their `created` events. Any bad row and nothing is written; every bad row is reported
+as `line N: column: problem`, N the physical line (the header is line 1).
 
 Rows whose external id is already in the database are skipped, not refused, so
 running an import again is harmless (PRODUCT.md §9 scenario 8).
@@ -48,6 +48,9 @@ _STAGED = (
     "line", "ok", "external_id", "title", "description", "status", "priority", "category", "tags",
     "customer_email", "assignee_email", "created_at", "response_due_at", "resolution_due_at",
 )
+_STAGED_TYPES = {"line": "integer PRIMARY KEY", "ok": "boolean", "created_at": "timestamptz",
+                 "response_due_at": "timestamptz", "resolution_due_at": "timestamptz"}
+_CHOICES = {"status": tuple(Status), "priority": tuple(Priority)}
 
 
 @lru_cache(maxsize=65536)  # imports repeat the same customers and agents
@@ -56,16 +59,6 @@ def _address(text: str) -> str:
         return validation.email(text)
     except InvalidInput as exc:
         raise ValueError(f"{text!r} is not a valid email address: {exc.__cause__}") from None
-
-
-_CHOICES = {"status": tuple(Status), "priority": tuple(Priority)}
-
-
-def _choice(name: str, value: str) -> str:
-    choice = value.strip().lower()
-    if choice not in _CHOICES[name]:
-        raise ValueError(f"{value!r} is not one of {', '.join(_CHOICES[name])}")
-    return choice
 
 
 class ImportRow(BaseModel):
@@ -99,7 +92,10 @@ class ImportRow(BaseModel):
                 raise ValueError(f"{address}: no agent has this email")
             return address
         if name in ("status", "priority"):
-            return _choice(name, value)
+            allowed = _CHOICES[name]
+            if value.strip().lower() not in allowed:
+                raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
+            return value.strip().lower()
         if name == "tags":
             try:
                 return tickets.tags([t for t in value.split(";") if t.strip()])
@@ -203,12 +199,8 @@ class _Stage:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.rows: list[tuple] = []
-        session.execute(text(
-            "CREATE TEMPORARY TABLE import_rows (line integer PRIMARY KEY, ok boolean, external_id text, "
-            "title text, description text, status text, priority text, category text, tags text, "
-            "customer_email text, assignee_email text, created_at timestamptz, response_due_at timestamptz, "
-            "resolution_due_at timestamptz) ON COMMIT DROP"
-        ))
+        columns = ", ".join(f"{c} {_STAGED_TYPES.get(c, 'text')}" for c in _STAGED)
+        session.execute(text(f"CREATE TEMPORARY TABLE import_rows ({columns}) ON COMMIT DROP"))
 
     def add(self, row: tuple) -> None:
         self.rows.append(row)

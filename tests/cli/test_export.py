@@ -49,6 +49,7 @@ def varied(cli, engine):
         conn.execute(text("UPDATE tickets SET assignee_id = (SELECT id FROM agents), escalated = true, "
                           "escalation_level = 2 WHERE id = 1"))
         conn.execute(text("UPDATE tickets SET title = E'\\t' || title WHERE id = 3"))
+        conn.execute(text("UPDATE tickets SET updated_at = updated_at + interval '0.25 seconds' WHERE id = 2"))
     return 3
 
 

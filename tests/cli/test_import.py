@@ -164,7 +164,8 @@ def test_imported_tickets_get_due_dates_status_times_and_a_created_event(cli, tm
     cli("agent add bo@example.com --name Bo")
     path = write(tmp_path, "external_id,title,customer_email,priority,status,assignee_email,created_at,category\n"
                            "Z-1,Old and done,ana@example.com,high,resolved,bo@example.com,2026-11-01T09:00:00Z,billing\n"
-                           "Z-2,New,ana@example.com,critical,,,,\n")
+                           "Z-2,New,ana@example.com,critical,,,,\n"
+                           "Z-3,Old and closed,ana@example.com,low,closed,,2026-11-02T09:00:00Z,\n")
     result = cli(["--actor", "importer", "ticket", "import", path], now=T0)
     assert result.exit_code == 0, result.stderr
     done, new = (json.loads(cli(f"ticket show {i} -f json").stdout)[0] for i in (1, 2))
@@ -176,6 +177,8 @@ def test_imported_tickets_get_due_dates_status_times_and_a_created_event(cli, tm
     [event] = done["history"]
     assert (event["kind"], event["actor"], event["at"]) == ("created", "importer", T0)
     assert event["to"]["external_id"] == "Z-1" and event["to"]["created_at"] == "2026-11-01T09:00:00Z"
+    closed = json.loads(cli("ticket show 3 -f json").stdout)[0]
+    assert closed["resolved_at"] == closed["closed_at"] == closed["first_response_at"] == "2026-11-02T09:00:00Z"
 
 
 def test_dry_run_reports_what_it_would_do_and_writes_nothing(cli, engine, tmp_path):
