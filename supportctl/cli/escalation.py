@@ -55,7 +55,7 @@ def queue_escalate(
     and it was not escalated within the response target of its current priority:
     so running it again at once escalates nothing, and several hosts may run it
     at the same moment: each ticket is escalated exactly once. Work is claimed
-    with FOR UPDATE SKIP LOCKED in batches of 500, each batch its own transaction
+    with FOR UPDATE SKIP LOCKED in batches of 2000, each batch its own transaction
     (a crash loses no finished batch; the next run does the rest).
 
     Exit codes: 0 done (also when nothing was due), 5 database unreachable,

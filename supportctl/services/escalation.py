@@ -42,7 +42,7 @@ from supportctl.services.ticket_queries import DONE, resolution_breached, respon
 from supportctl.services.tickets import get_model
 from supportctl.services.views import View
 
-BATCH_SIZE = 500
+BATCH_SIZE = 2000
 
 
 class Escalation(View):
@@ -145,7 +145,7 @@ def escalate_batch(session: Session, now: datetime, actor: str, size: int = BATC
         _give_critical_to_seniors(session, now, actor, claimed, done)
     notifications.ticket_escalated(session, now, [ticket for ticket, _ in claimed], done)
     _apply(session, now, rows)
-    session.execute(insert(TicketEvent), event_rows)
+    session.execute(insert(TicketEvent.__table__), event_rows)
     session.expunge_all()  # the rows changed underneath the identity map
     return done
 

@@ -148,7 +148,7 @@ def ticket_escalated(session: Session, now: datetime, tickets: Sequence[Ticket],
         }
         rows += [_row(now, email, ESCALATED, data) for email in recipients]
     if rows:
-        session.execute(insert(Notification), rows)
+        session.execute(insert(Notification.__table__), rows)  # Core executemany: no ORM bookkeeping per row
 
 
 # -- the sender's side: claim due rows, record each outcome --
