@@ -89,7 +89,7 @@ def resolve(
         database_url=database_url,
         database_source=source,
         actor=actor or _login_name(),
-        fixed_now=parse_timestamp(now, "--now") if now else None,
+        fixed_now=parse_now(now) if now else None,
         debug=debug,
         read_database_url=read_url,
         secrets=secrets,
@@ -124,12 +124,30 @@ def parse_timestamp(text: str, what: str = "timestamp") -> datetime:
         ) from exc
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 9999-12-31T23:00:00-12:00 is past the last representable instant
+        raise InvalidInput(f"{what}: {text!r} is out of range", hint="e.g. 2026-11-23T14:05:00Z") from None
+
+
+# Every write is stamped with `now`, and due dates, at-risk windows (up to 100 years) and
+# business-hours walks count on from it: far from today they leave what Python can represent.
+EARLIEST_NOW = datetime(1900, 1, 1, tzinfo=timezone.utc)
+LATEST_NOW = datetime(9000, 1, 1, tzinfo=timezone.utc)
+
+
+def parse_now(text: str) -> datetime:
+    value = parse_timestamp(text, "--now")
+    if not EARLIEST_NOW <= value < LATEST_NOW:
+        raise InvalidInput(f"--now: {text!r} is out of range (1900-01-01 to 9000-01-01)",
+                           hint="e.g. 2026-11-23T14:05:00Z")
+    return value
 
 
 def url_secrets(url: str) -> list[str]:
     parts = urlsplit(url)
-    found = [parts.password] if parts.password else []
+    # As written and as the server gets it (percent-decoded): either could end up in a message.
+    found = list(dict.fromkeys([parts.password, unquote(parts.password)])) if parts.password else []
     found += [v for k, v in parse_qsl(parts.query) if k.lower() in _SECRET_KEYS and v]
     return found
 

@@ -51,6 +51,8 @@ _STAGED = (
 _STAGED_TYPES = {"line": "integer PRIMARY KEY", "ok": "boolean", "created_at": "timestamptz",
                  "response_due_at": "timestamptz", "resolution_due_at": "timestamptz"}
 _CHOICES = {"status": tuple(Status), "priority": tuple(Priority)}
+_TEXT = {"title": tickets.title_text, "description": tickets.description_text,
+         "external_id": tickets.external_id_text}
 
 
 @lru_cache(maxsize=65536)  # imports repeat the same customers and agents
@@ -84,8 +86,11 @@ class ImportRow(BaseModel):
         name = info.field_name
         if "\x00" in value:
             raise ValueError("contains a NUL byte")
-        if name == "description":
-            return value
+        if name in _TEXT:  # the limits `ticket create` has
+            try:
+                return _TEXT[name](value)
+            except InvalidInput as exc:
+                raise ValueError(exc.message) from None
         if name in ("customer_email", "assignee_email"):
             address = _address(value)
             if name == "assignee_email" and address not in info.context["agents"]:
@@ -165,6 +170,12 @@ def _lines(stream: BinaryIO, outcome: Outcome) -> Iterator[str]:
             yield raw.decode("utf-8", "replace")
 
 
+def _shown(column: str) -> str:
+    """A column name as an error message may show it: one line, no terminal control codes, short."""
+    text = column if column.isprintable() else repr(column)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
 def _header(reader, name: str) -> list[str]:
     try:
         header = next(reader)
@@ -174,7 +185,7 @@ def _header(reader, name: str) -> list[str]:
         raise InvalidInput(f"{name}: line 1: not a CSV header: {exc}") from exc
     columns = [c.strip().lower() for c in header]
     missing = [c for c in REQUIRED if c not in columns]
-    unknown = [h.strip() or "(empty)" for h, c in zip(header, columns) if c not in REQUIRED + OPTIONAL + IGNORED]
+    unknown = [_shown(h.strip()) or "(empty)" for h, c in zip(header, columns) if c not in REQUIRED + OPTIONAL + IGNORED]
     if missing:
         raise InvalidInput(
             f"{name}: line 1: the header lacks {', '.join(missing)}"
@@ -186,7 +197,7 @@ def _header(reader, name: str) -> list[str]:
             f"{name}: line 1: unknown column{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}",
             hint=f"known: {','.join(REQUIRED + OPTIONAL)}; ignored: {','.join(IGNORED)}",
         )
-    twice = sorted({c for c in columns if columns.count(c) > 1})
+    twice = sorted({_shown(c) for c in columns if columns.count(c) > 1})
     if twice:
         raise InvalidInput(f"{name}: line 1: column {', '.join(twice)} appears more than once")
     return columns

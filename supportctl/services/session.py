@@ -62,6 +62,14 @@ class Database:
             yield
         except DBAPIError as exc:
             raise translate(exc, self.shown_url) from exc
+        except UnicodeEncodeError as exc:
+            # Text the driver cannot send as UTF-8: bytes of another encoding that Python kept as
+            # surrogate escapes (a command line, an environment variable). Refused, not a bug.
+            bad = _escaped(exc.object[exc.start:exc.end])
+            raise errors.InvalidInput(
+                f"a value holds a byte that is not UTF-8 ({bad}); nothing was changed",
+                hint="give arguments, files and the environment in UTF-8",
+            ) from exc
 
     def revision(self) -> str | None:
         with self.translated_errors(), self.engine.connect() as conn:
@@ -119,6 +127,11 @@ class Database:
                     raise
                 time.sleep(random.uniform(0.01, 0.05) * 2**attempt)  # jitter so racers part ways
         raise AssertionError("unreachable")
+
+
+def _escaped(text: str) -> str:
+    """Surrogate escapes back to the bytes they stand for, e.g. 0xff."""
+    return ", ".join(f"0x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else repr(c) for c in text)
 
 
 LOCK_TIMEOUT = "5s"

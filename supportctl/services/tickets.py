@@ -23,6 +23,8 @@ from supportctl.services.ticket_views import comment_view, ticket_view
 from supportctl.services.views import CommentView, TicketView
 
 MAX_TAG_LENGTH = 64
+MAX_TITLE = 1000  # characters
+MAX_EXTERNAL_ID = 255  # characters; a unique btree key (PostgreSQL refuses keys over ~2.7 kB)
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,28 @@ def tags(values: list[str] | tuple[str, ...]) -> list[str]:
         if tag not in result:
             result.append(tag)
     return result
+
+
+def title_text(text: str) -> str:
+    title = validation.non_empty(text, "title")
+    if len(title) > MAX_TITLE:
+        raise InvalidInput(f"title is {len(title):,} characters long; at most {MAX_TITLE:,}")
+    return title
+
+
+def description_text(text: str) -> str:
+    # No length limit of our own: the database refuses a description whose distinct words
+    # overflow the search column's tsvector (1 MB), and that error says so (db/engine.py).
+    if "\x00" in text:
+        raise InvalidInput("description must not contain NUL bytes")
+    return text
+
+
+def external_id_text(text: str | None) -> str | None:
+    value = text.strip() or None if text else None
+    if value is not None and len(value) > MAX_EXTERNAL_ID:
+        raise InvalidInput(f"external id is {len(value):,} characters long; at most {MAX_EXTERNAL_ID}")
+    return value
 
 
 def _category(text: str | None) -> str | None:
@@ -70,12 +94,11 @@ def create(
     tag_list: list[str] | tuple[str, ...] = (),
     external_id: str | None = None,
 ) -> Created:
-    title = validation.non_empty(title, "title")
-    if "\x00" in description:
-        raise InvalidInput("description must not contain NUL bytes")
+    title = title_text(title)
+    description = description_text(description)
     level = validation.choice(Priority, priority, "priority")
     clean_tags = tags(tag_list)
-    external_id = external_id.strip() or None if external_id else None
+    external_id = external_id_text(external_id)
     if external_id and session.scalar(select(Ticket.id).where(Ticket.external_id == external_id)):
         raise Refused(f"a ticket with external id {external_id!r} already exists")
     customer, created = customers.find_or_create(session, now, customer_email)
@@ -158,7 +181,7 @@ def update(
     """Apply the given changes; returns the ticket and notes for the person (e.g. no-ops)."""
     target = validation.choice(Status, status, "status") if status is not None else None
     level = validation.choice(Priority, priority, "priority") if priority is not None else None
-    new_title = validation.non_empty(title, "title") if title is not None else None
+    new_title = title_text(title) if title is not None else None
     adding, removing = tags(add_tags), tags(remove_tags)
     ticket = get_model(session, ticket_id, lock=True)
     policy = sla_policy.load(session)

@@ -149,6 +149,15 @@ def test_a_two_megabyte_description_is_imported(cli, tmp_path):
     assert json.loads(cli("ticket show 1 -f json").stdout)[0]["description"] == big
 
 
+def test_a_description_too_big_for_the_search_index_exits_2_and_imports_nothing(cli, tmp_path):
+    distinct = " ".join(f"w{n:07d}x" for n in range(200_000))  # 2 MB of words PostgreSQL cannot index
+    path = write(tmp_path, f'title,customer_email,description\nSmall,bo@example.com,hi\nBig,ana@example.com,"{distinct}"\n')
+    result = cli(["ticket", "import", path])
+    assert result.exit_code == 2
+    assert "too large" in result.stderr and "tsvector" in result.stderr and "Traceback" not in result.stderr
+    assert cli("ticket list -f json").stdout.strip() == "[]"
+
+
 def test_export_columns_are_ignored_and_unknown_customers_are_created(cli, tmp_path):
     path = write(tmp_path, "id,title,customer_email,escalated,sla_whatever\n")
     assert cli(["ticket", "import", path]).exit_code == 2  # sla_whatever is unknown
