@@ -1,4 +1,4 @@
-"""supportctl db upgrade | status | stop."""
+"""supportctl db upgrade | status | stop | roles."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from supportctl.cli.context import app_context
-from supportctl.cli.output import FormatOption, choose_format, note, write_record
+from supportctl.cli.output import FormatOption, choose_format, note, write_record, write_rows
 
 app = typer.Typer(help="The database: migrations, where it is, the embedded server.", no_args_is_help=True)
 
@@ -39,3 +39,31 @@ def stop(ctx: typer.Context) -> None:
 
     was_running = dbadmin.stop(app_context(ctx).database)
     note("embedded server stopped" if was_running else "embedded server was not running")
+
+
+@app.command("roles")
+def roles(ctx: typer.Context, fmt: Annotated[str | None, FormatOption] = None) -> None:
+    """Create or update the group roles supportctl_reader, supportctl_agent and supportctl_admin.
+
+    Run it as the owner of the schema (the role that ran `db upgrade`), and again after
+    each `db upgrade`; it is safe to repeat. The roles are NOLOGIN groups: give people
+    and cron jobs LOGIN roles of their own that are members of one of them, e.g.
+    CREATE ROLE ana LOGIN IN ROLE supportctl_agent. The reader may only read; the agent
+    works tickets but cannot change agents (beyond the assignment cursor), the SLA
+    policy or the calendar; the admin may do everything supportctl does. Nobody but
+    the owner may change or delete ticket history. Prints each role's privileges.
+
+    Example: supportctl db roles --format table
+    """
+    from supportctl.services import roles as group_roles
+
+    app_ctx = app_context(ctx)
+    with app_ctx.transaction() as session:
+        outcome = group_roles.apply(session)
+    write_rows([g.row() for g in outcome.grants], ["role", "kind", "object", "privileges"], choose_format(fmt))
+    for role in outcome.created:
+        note(f"created role {role} (NOLOGIN)")
+    for role in outcome.updated:
+        note(f"updated role {role}")
+    note(f"privileges reset in schema {outcome.schema_name} (owner {outcome.owner}); "
+         "add people with CREATE ROLE name LOGIN IN ROLE supportctl_agent (or _reader, _admin)")

@@ -14,6 +14,7 @@ from supportctl import errors
 _PERMISSION_DENIED = "42501"
 _LOCK_NOT_AVAILABLE = "55P03"
 _QUERY_CANCELED = "57014"  # statement_timeout or lock_timeout expired
+_PROGRAM_LIMIT = "54"  # class 54: e.g. a description whose distinct words overflow the 1 MB tsvector
 RETRYABLE = {"40001", "40P01"}  # serialization failure, deadlock: retry the whole transaction
 
 
@@ -52,13 +53,20 @@ def translate(exc: DBAPIError, shown_url: str) -> errors.SupportctlError:
     code = sqlstate(exc)
     detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
     if code == _PERMISSION_DENIED:
+        # PostgreSQL already says "permission denied for table x"; saying it twice reads badly.
         return errors.Refused(
-            f"permission denied: {detail}", hint="this database role may not make that change"
+            detail if detail.startswith("permission denied") else f"permission denied: {detail}",
+            hint="the database role in use may not do that: see `supportctl db roles`",
         )
     if code in (_LOCK_NOT_AVAILABLE, _QUERY_CANCELED) or code in RETRYABLE:
         return errors.LockBusy(
             f"gave up waiting for the database: {detail}",
             hint="another run holds what this one needs; nothing was changed, try again later",
+        )
+    if code is not None and code.startswith(_PROGRAM_LIMIT):
+        return errors.InvalidInput(
+            f"a value is too large for the database: {detail}; nothing was changed",
+            hint="a description's distinct words must fit PostgreSQL's 1 MB full-text index; shorten it",
         )
     if code is None or code.startswith(("08", "57P")):
         return errors.DatabaseUnavailable(

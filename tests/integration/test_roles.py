@@ -1,0 +1,291 @@
+"""supportctl db roles: reader, agent and admin group roles, tried by LOGIN roles that are members.
+
+The test cluster trusts local connections, so a member connects with user=<role>
+(the password in the URL is set on the role, and ignored by trust authentication).
+Group roles are cluster-wide and left in place (`db roles` is idempotent); the login
+roles made here are dropped when the test ends.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+import psycopg2
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from typer.testing import CliRunner
+
+from supportctl.cli.app import app
+from tests.conftest import NOW
+
+_names = itertools.count()
+ROLES = ("supportctl_reader", "supportctl_agent", "supportctl_admin")
+
+
+def make_login_role(pg_server, group: str, password: str) -> str:
+    """A fresh LOGIN role in `group`; returns its name. The caller drops it (drop_login_role)."""
+    name = f"t_{group.removeprefix('supportctl_')}_{os.getpid()}_{next(_names)}"
+    conn = pg_server.admin_connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE ROLE "{name}" LOGIN PASSWORD %s IN ROLE "{group}"', (password,))
+    finally:
+        conn.close()
+    return name
+
+
+def drop_login_role(pg_server, name: str) -> None:
+    conn = pg_server.admin_connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'DROP ROLE IF EXISTS "{name}"')
+    finally:
+        conn.close()
+
+
+def url_as(database_url: str, user: str, password: str | None = None) -> str:
+    return make_url(database_url).set(username=user, password=password).render_as_string(hide_password=False)
+
+
+class As:
+    """Runs `supportctl ARGS` in-process with the database URL of one login role."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __call__(self, args: list[str] | str, input: str | None = None):
+        argv = args.split() if isinstance(args, str) else args
+        return CliRunner().invoke(app, ["--now", NOW.isoformat(), *argv], input=input,
+                                  env={"SUPPORTCTL_DATABASE_URL": self.url}, catch_exceptions=False)
+
+
+@pytest.fixture
+def login(pg_server, database_url, cli):
+    """login("supportctl_agent") -> an As runner connected as a new member of that group."""
+    result = cli("db roles --format tsv")
+    assert result.exit_code == 0, result.stderr
+    made = []
+
+    def make(group: str, password: str = "pw-not-checked") -> As:
+        made.append(make_login_role(pg_server, group, password))
+        return As(url_as(database_url, made[-1], password))
+
+    yield make
+    for name in made:
+        drop_login_role(pg_server, name)
+
+
+@pytest.fixture
+def seeded(cli):
+    """An agent, a lead, two tickets (one assigned, one breached and unassigned), a comment."""
+    for args in ("agent add bo@example.com --name Bo", "agent add lee@example.com --name Lee --role lead",
+                 "ticket create --title Printer --customer ana@example.com",
+                 "ticket create --title Old --customer cy@example.com --priority high",
+                 "ticket assign 1 --to bo@example.com",
+                 "ticket comment 1 --author bo@example.com --body Looking"):
+        now = "2026-11-20T08:00:00Z" if "Old" in args else NOW
+        result = cli(args, now=now)
+        assert result.exit_code == 0, (args, result.stderr)
+
+
+def signature(engine) -> tuple:
+    with engine.connect() as conn:
+        return tuple(conn.execute(text(
+            "SELECT (SELECT count(*) FROM tickets), (SELECT count(*) FROM ticket_events), "
+            "(SELECT count(*) FROM customers), (SELECT count(*) FROM agents), (SELECT count(*) FROM comments), "
+            "(SELECT count(*) FROM notifications), "
+            "(SELECT md5(string_agg(t::text, '|' ORDER BY t.id)) FROM tickets t), "
+            "(SELECT md5(string_agg(a::text, '|' ORDER BY a.id)) FROM agents a), "
+            "(SELECT md5(string_agg(p::text, '|' ORDER BY p.priority)) FROM sla_policies p), "
+            "(SELECT count(*) FROM sla_calendar)"
+        )).one())
+
+
+def privileges(engine) -> set[tuple[str, str, str]]:
+    """(role, table, privilege) for every table privilege the group roles hold, columns included."""
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT grantee, table_name, privilege_type FROM information_schema.role_table_grants "
+            "WHERE grantee = ANY(:r) UNION "
+            "SELECT grantee, table_name, privilege_type || '(' || column_name || ')' "
+            "FROM information_schema.column_privileges WHERE grantee = ANY(:r) AND table_name = 'agents' "
+            "AND privilege_type = 'UPDATE'"
+        ), {"r": list(ROLES)})
+        return set(map(tuple, rows))
+
+
+def test_db_roles_creates_three_nologin_group_roles_and_prints_their_privileges(cli, engine):
+    result = cli("db roles --format tsv")
+    assert result.exit_code == 0, result.stderr
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert rows[0] == ["role", "kind", "object", "privileges"]
+    granted = {(r[0], r[2]): r[3] for r in rows[1:]}
+    assert granted["supportctl_reader", "tickets"] == "SELECT"
+    assert granted["supportctl_reader", "ticket_events"] == "SELECT"
+    assert granted["supportctl_agent", "ticket_events"] == "INSERT, SELECT"
+    assert granted["supportctl_agent", "agents"] == "SELECT, UPDATE (last_assigned_at, assignment_seq)"
+    assert granted["supportctl_agent", "sla_policies"] == "SELECT"
+    assert granted["supportctl_agent", "agent_assignment_seq"] == "SELECT, USAGE"
+    assert granted["supportctl_admin", "ticket_events"] == "INSERT, SELECT"
+    assert granted["supportctl_admin", "alembic_version"] == "SELECT"
+    assert "privileges reset in schema public" in result.stderr
+    with engine.connect() as conn:
+        found = dict(conn.execute(text(
+            "SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname = ANY(:r)"), {"r": list(ROLES)}).all())
+    assert found == dict.fromkeys(ROLES, False)
+
+
+def test_db_roles_run_again_converges_on_the_same_privileges(cli, engine):
+    assert cli("db roles --format tsv").exit_code == 0
+    first = privileges(engine)
+    with engine.begin() as conn:  # drift: someone granted by hand
+        conn.execute(text("GRANT UPDATE ON ticket_events TO supportctl_reader"))
+        conn.execute(text("GRANT UPDATE (name, active) ON agents TO supportctl_agent"))
+        conn.execute(text("ALTER ROLE supportctl_reader LOGIN"))
+    again = cli("db roles --format tsv")
+    assert again.exit_code == 0, again.stderr
+    assert "updated role supportctl_reader" in again.stderr
+    assert privileges(engine) == first
+    assert ("supportctl_agent", "agents", "UPDATE(last_assigned_at)") in first
+    assert ("supportctl_agent", "agents", "UPDATE(name)") not in first
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'supportctl_reader'")) is False
+
+
+def test_a_table_added_later_by_the_owner_is_covered_by_the_default_privileges(login, engine):
+    reader, admin = login("supportctl_reader"), login("supportctl_admin")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE later_feature (id bigint GENERATED BY DEFAULT AS IDENTITY, note text)"))
+        conn.execute(text("INSERT INTO later_feature (note) VALUES ('hello')"))
+    for who, can_write in ((reader, False), (admin, True)):
+        with create_engine(who.url).connect() as conn:
+            assert conn.scalar(text("SELECT note FROM later_feature")) == "hello"
+            assert conn.scalar(text("SELECT has_table_privilege('later_feature', 'INSERT')")) is can_write
+
+
+@pytest.mark.parametrize("args", [
+    "ticket list --format json", "ticket show 1 --format json", "sla breaches --format json", "ticket export",
+    "customer list --format json", "agent list --format json", "sla policy --format json", "notify list --format json",
+    "sla explain 2",
+])
+def test_the_reader_can_read_everything(login, seeded, args):
+    result = login("supportctl_reader")(args)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout
+
+
+@pytest.mark.parametrize("args", [
+    "customer add dee@example.com --name Dee",
+    "ticket create --title New --customer ana@example.com",
+    "ticket update 1 --status in_progress",
+    "ticket comment 1 --author bo@example.com --body again",
+    "ticket assign 2 --to bo@example.com",
+    "ticket escalate 1",
+    "queue assign",
+    "queue escalate",
+    "agent add eve@example.com --name Eve",
+    "sla set high --response 2h",
+])
+def test_every_write_as_the_reader_exits_4_with_one_line_and_changes_nothing(login, seeded, engine, args):
+    before = signature(engine)
+    result = login("supportctl_reader")(args)
+    assert result.exit_code == 4, result.stderr
+    assert result.stderr.startswith("supportctl: error: permission denied for ")
+    assert result.stderr.count("\n") == 1
+    assert result.stdout == ""
+    assert signature(engine) == before
+
+
+def test_the_reader_cannot_import_tickets(login, seeded, engine, tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text("title,customer_email\nImported,ana@example.com\n")
+    before = signature(engine)
+    result = login("supportctl_reader")(["ticket", "import", str(path)])
+    assert result.exit_code == 4
+    assert "permission denied" in result.stderr
+    assert signature(engine) == before
+
+
+def test_the_agent_does_the_ticket_work(login, seeded, engine, tmp_path):
+    agent = login("supportctl_agent")
+    path = tmp_path / "in.csv"
+    path.write_text("external_id,title,customer_email\nX-1,Imported,new@example.com\n")
+    for args in ("customer add dee@example.com --name Dee",
+                 "ticket create --title New --customer ana@example.com --tag vip",
+                 "ticket update 3 --status in_progress --priority high --add-tag urgent",
+                 "ticket comment 3 --author bo@example.com --body Done",
+                 "ticket assign 3 --to bo@example.com",
+                 "ticket unassign 3",
+                 "ticket escalate 3 --reason customer",
+                 "queue escalate",
+                 "queue assign",
+                 ["ticket", "import", str(path)],
+                 "ticket create --title Auto --customer ana@example.com --auto-assign"):
+        result = agent(args)
+        assert result.exit_code == 0, (args, result.stderr)
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM tickets")) == 5
+        assert conn.scalar(text("SELECT assignment_seq FROM agents WHERE email = 'bo@example.com'")) is not None
+        assert conn.scalar(text("SELECT count(*) FROM notifications")) > 0
+
+
+@pytest.mark.parametrize("args", [
+    ["sla", "set", "high", "--response", "2h"],
+    ["sla", "calendar", "set", "--timezone", "UTC", "--hours", "mon-fri 09:00-17:00"],
+    ["sla", "calendar", "clear"],
+    ["agent", "add", "eve@example.com", "--name", "Eve"],
+    ["agent", "update", "bo@example.com", "--capacity", "3"],
+    ["agent", "update", "bo@example.com", "--inactive"],
+])
+def test_the_agent_cannot_change_policy_calendar_or_agents(login, seeded, engine, args):
+    before = signature(engine)
+    result = login("supportctl_agent")(args)
+    assert result.exit_code == 4, result.stderr
+    assert result.stderr.startswith("supportctl: error: permission denied for table ")
+    assert signature(engine) == before
+
+
+def test_the_admin_changes_policy_calendar_and_agents(login, seeded, engine):
+    admin = login("supportctl_admin")
+    for args in (["sla", "set", "high", "--response", "2h"],
+                 ["sla", "calendar", "set", "--timezone", "Europe/Berlin", "--hours", "mon-fri 09:00-17:00"],
+                 ["sla", "calendar", "clear"],
+                 ["agent", "add", "eve@example.com", "--name", "Eve", "--role", "senior"],
+                 ["agent", "update", "bo@example.com", "--capacity", "3"],
+                 ["ticket", "create", "--title", "Admin", "--customer", "ana@example.com"],
+                 ["queue", "assign"]):
+        result = admin(args)
+        assert result.exit_code == 0, (args, result.stderr)
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT response_seconds FROM sla_policies WHERE priority = 'high'")) == 7200
+
+
+@pytest.mark.parametrize("group", ["supportctl_agent", "supportctl_admin"])
+@pytest.mark.parametrize("statement", [
+    "UPDATE ticket_events SET actor = 'forged'",
+    "DELETE FROM ticket_events",
+    "TRUNCATE ticket_events",
+    "UPDATE alembic_version SET version_num = '0001'",
+])
+def test_history_and_the_schema_version_cannot_be_rewritten(login, seeded, engine, group, statement):
+    member = make_url(login(group).url)
+    conn = psycopg2.connect(dbname=member.database, user=member.username, host=member.query.get("host") or member.host,
+                            port=member.port)
+    try:
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege), conn.cursor() as cur:
+            cur.execute(statement)
+    finally:
+        conn.close()
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM ticket_events WHERE actor = 'forged'")) == 0
+        assert conn.scalar(text("SELECT count(*) FROM ticket_events")) > 0
+
+
+def test_db_roles_as_a_member_who_does_not_own_the_schema_exits_4(login, engine):
+    result = login("supportctl_admin")("db roles")
+    assert result.exit_code == 4
+    assert "does not own" in result.stderr
+    assert "run `supportctl db roles` as the role that ran `supportctl db upgrade`" in result.stderr
+    assert result.stderr.count("\n") == 1
