@@ -22,6 +22,7 @@ from supportctl.domain.durations import parse_duration
 from supportctl.domain.enums import Priority
 from supportctl.errors import InvalidInput
 from supportctl.services import agents, validation
+from supportctl.services.session import set_cron_timeouts
 from supportctl.services.ticket_queries import resolution_breached, response_breached
 from supportctl.services.views import BreachView
 
@@ -74,6 +75,8 @@ def report(
     Input is checked and the query run before the first row is yielded, so bad input
     writes nothing to stdout.
     """
+    # The report is a cron job too: behind a migration's lock it must end in exit 6, not hang.
+    set_cron_timeouts(session)
     query = breach_query(session, now, at_risk=at_risk, metric=metric, priorities=priorities, assignee=assignee)
     rows = session.execute(query.execution_options(yield_per=STREAM_BATCH)).mappings()
     return (BreachView(**row) for row in rows)
