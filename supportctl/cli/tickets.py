@@ -161,7 +161,8 @@ def list_(
     rows = [v.row() for v in views]
     write_rows([compact_sla(r) for r in rows] if f == "table" else rows, chosen, f, raw=raw)
     if total > len(views):
-        note(f"showing {len(views)} of {total} (--limit 0 for all)")
+        of = f"more than {ticket_queries.COUNT_CAP:,}" if total > ticket_queries.COUNT_CAP else total
+        note(f"showing {len(views)} of {of} (--limit 0 for all)")
 
 
 @app.command("show")

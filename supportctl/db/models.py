@@ -94,7 +94,9 @@ class Ticket(Base):
         Index(
             "ix_tickets_resolution_due_unmet",
             "resolution_due_at",
-            postgresql_where=text("resolved_at IS NULL AND status NOT IN ('resolved', 'closed')"),
+            # Not the pending tickets paused before their due time: they are not breached.
+            postgresql_where=text("resolved_at IS NULL AND status NOT IN ('resolved', 'closed') "
+                                  "AND (paused_at IS NULL OR resolution_due_at < paused_at)"),
         ),
         Index("ix_tickets_created_at_id", "created_at", "id"),
         Index("ix_tickets_updated_at_id", "updated_at", "id"),
@@ -128,9 +130,12 @@ class Ticket(Base):
     paused_at: Mapped[datetime | None] = _ts()
     # Business time spent pending so far; resolution_due_at already includes it.
     paused_seconds: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # Only ever filtered on (list --search): deferred, so loading a ticket does not ship
+    # its tsvector, which is as big as its text.
     search: Mapped[Any] = mapped_column(
         TSVECTOR,
         Computed("to_tsvector('english'::regconfig, title || ' ' || description)", persisted=True),
+        deferred=True,
     )
 
     customer: Mapped[Customer] = relationship(lazy="joined", innerjoin=True)

@@ -18,6 +18,9 @@ from supportctl.services.tickets import get_model
 from supportctl.services.views import TicketDetail, TicketView
 
 DONE = [s.value for s in Status if s.is_done]
+# A list counts its matches only this far: an exact count of 100,000 matches costs far
+# more than the page itself, and "more than 10,000" tells a person as much.
+COUNT_CAP = 10_000
 SORT_KEYS = ("id", "created_at", "updated_at", "priority", "status", "response_due_at", "resolution_due_at")
 
 
@@ -100,7 +103,8 @@ def order_by(query: Select, sort: str) -> Select:
 def list_tickets(
     session: Session, f: TicketFilter, now: datetime, *, sort: str = "-created_at", limit: int = 50
 ) -> tuple[list[TicketView], int]:
-    """The page of tickets, and how many match in all (counted only when the page is full)."""
+    """The page of tickets, and how many match in all: counted only when the page is full,
+    and then only up to COUNT_CAP + 1 (more than COUNT_CAP reads "more than COUNT_CAP")."""
     if limit < 0:
         raise InvalidInput("--limit must be 0 (all) or more")
     query = order_by(apply_filter(session, select(Ticket), f, now), sort)
@@ -110,8 +114,8 @@ def list_tickets(
     views = [ticket_view(t, policy, now) for t in session.scalars(query).unique()]
     total = len(views)
     if limit and total == limit:
-        counted = apply_filter(session, select(func.count()).select_from(Ticket), f, now)
-        total = session.scalar(counted)
+        matching = apply_filter(session, select(Ticket.id), f, now).limit(COUNT_CAP + 1).subquery()
+        total = session.scalar(select(func.count()).select_from(matching))
     return views, total
 
 
