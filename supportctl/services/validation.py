@@ -5,8 +5,6 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TypeVar
 
-from email_validator import EmailNotValidError, validate_email
-
 from supportctl.errors import InvalidInput
 
 E = TypeVar("E", bound=StrEnum)
@@ -14,6 +12,10 @@ E = TypeVar("E", bound=StrEnum)
 
 def email(text: str, what: str = "email") -> str:
     """A syntactically valid address, lower-cased (PRODUCT.md §2). No DNS look-up."""
+    # Imported here: its regular expressions cost 13 ms of every start-up, most of which
+    # never check an address.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         result = validate_email(text.strip(), check_deliverability=False)
     except EmailNotValidError as exc:

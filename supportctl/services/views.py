@@ -16,7 +16,8 @@ UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 
 
 class View(BaseModel):
-    model_config = ConfigDict(from_attributes=True, frozen=True)
+    # defer_build: a command builds the validators of the views it uses, not of all of them.
+    model_config = ConfigDict(from_attributes=True, frozen=True, defer_build=True)
 
     def row(self) -> dict:
         return self.model_dump(mode="python")
