@@ -130,6 +130,16 @@ class ThrowawayCluster:
         conn.autocommit = True
         return conn
 
+    def create_database(self, dbname: str) -> str:
+        """A new empty database; its URL."""
+        conn = self.admin_connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"CREATE DATABASE {dbname}")
+        finally:
+            conn.close()
+        return self.url(dbname)
+
     def stop(self) -> None:
         """Fast shutdown (SIGINT), then remove the directory. Safe to call twice."""
         if self.process is not None and self.process.poll() is None:

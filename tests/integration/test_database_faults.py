@@ -66,11 +66,7 @@ def own_cluster():
     cluster = ThrowawayCluster(root=Path(root))
     cluster.start()
     try:
-        conn = cluster.admin_connect()
-        with conn.cursor() as cur:
-            cur.execute("CREATE DATABASE faults")
-        conn.close()
-        url = cluster.url("faults")
+        url = cluster.create_database("faults")
         database = Database(resolve(database_url=url, from_env=False, actor="t", now=None, debug=False))
         database.upgrade()
         database.close()

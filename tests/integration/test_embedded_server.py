@@ -314,11 +314,7 @@ def test_the_throwaway_cluster_starts_serves_a_new_database_and_leaves_nothing_b
     cluster = ThrowawayCluster(scratch_parent() / f"supportctl-smoke-{os.getpid()}")
     cluster.start()
     try:
-        admin = cluster.admin_connect()
-        with admin.cursor() as cur:
-            cur.execute("CREATE DATABASE smoke")
-        admin.close()
-        engine = create_engine(cluster.url("smoke"))
+        engine = create_engine(cluster.create_database("smoke"))
         with engine.connect() as conn:
             assert conn.execute(text("SELECT current_database()")).scalar() == "smoke"
         engine.dispose()
