@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 from supportctl.cli.app import app
 from supportctl.config import resolve
 from supportctl.services.session import Database
+from tests.pgcluster import admin
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)  # a Monday
 
@@ -74,41 +75,33 @@ def pg_server() -> Iterator[object]:
         cluster.stop()
 
 
-def _admin(server, sql: str) -> None:
-    conn = server.admin_connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
-
-
 @pytest.fixture(scope="session")
 def template_db(pg_server) -> Iterator[str]:
     name = f"supportctl_template_{os.getpid()}"
-    _admin(pg_server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    _admin(pg_server, f"CREATE DATABASE {name}")
+    admin(pg_server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin(pg_server, f"CREATE DATABASE {name}")
     database = Database(resolve(database_url=pg_server.url(name), from_env=False, actor="t", now=None, debug=False))
     database.upgrade()
     database.close()  # no connection may stay open on a template, or cloning it fails
     yield name
-    _admin(pg_server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin(pg_server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture
 def new_database(pg_server, template_db):
-    """A factory of fresh, migrated databases; all dropped when the test ends."""
+    """A factory of fresh databases, migrated unless asked for an empty one; all dropped
+    when the test ends."""
     made: list[str] = []
 
-    def make() -> str:
+    def make(migrated: bool = True) -> str:
         name = f"t_{os.getpid()}_{next(_counter)}"
-        _admin(pg_server, f"CREATE DATABASE {name} TEMPLATE {template_db}")
+        admin(pg_server, f"CREATE DATABASE {name}" + (f" TEMPLATE {template_db}" if migrated else ""))
         made.append(name)
         return pg_server.url(name)
 
     yield make
     for name in made:
-        _admin(pg_server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin(pg_server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture

@@ -27,6 +27,17 @@ from supportctl.db.embedded import PORT, log_tail, runnable_bin_dir, server_acco
 _PREFIX = "supportctl-test-"
 
 
+def admin(server, sql: str, params: tuple | None = None) -> None:
+    """One statement as the server's superuser, in autocommit (CREATE DATABASE needs it).
+    `server` is a ThrowawayCluster or anything else with admin_connect()."""
+    conn = server.admin_connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+    finally:
+        conn.close()
+
+
 def scratch_parent() -> Path:
     """/dev/shm when writable (initdb and the tests run in memory), else the temp dir."""
     shm = Path("/dev/shm")
@@ -132,12 +143,7 @@ class ThrowawayCluster:
 
     def create_database(self, dbname: str) -> str:
         """A new empty database; its URL."""
-        conn = self.admin_connect()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(f"CREATE DATABASE {dbname}")
-        finally:
-            conn.close()
+        admin(self, f"CREATE DATABASE {dbname}")
         return self.url(dbname)
 
     def stop(self) -> None:

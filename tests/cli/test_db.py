@@ -18,22 +18,15 @@ def test_db_upgrade_at_head_changes_nothing_and_says_so(cli):
     assert "already at head" in result.stderr
 
 
-def test_db_upgrade_brings_an_empty_database_to_head(pg_server, monkeypatch):
+def test_db_upgrade_brings_an_empty_database_to_head(new_database, monkeypatch):
     from typer.testing import CliRunner
 
     from supportctl.cli.app import app
 
-    conn = pg_server.admin_connect()
-    with conn.cursor() as cur:
-        cur.execute("DROP DATABASE IF EXISTS upgrade_me WITH (FORCE)")
-        cur.execute("CREATE DATABASE upgrade_me")
-    monkeypatch.setenv("SUPPORTCTL_DATABASE_URL", pg_server.url("upgrade_me"))
+    monkeypatch.setenv("SUPPORTCTL_DATABASE_URL", new_database(migrated=False))
     runner = CliRunner()
     upgraded = runner.invoke(app, ["db", "upgrade"])
     listed = runner.invoke(app, ["customer", "list", "--format", "json"])
-    with conn.cursor() as cur:
-        cur.execute("DROP DATABASE upgrade_me WITH (FORCE)")
-    conn.close()
     assert upgraded.exit_code == 0 and "upgraded empty database ->" in upgraded.stderr
     assert (listed.exit_code, listed.stdout) == (0, "[]\n")
 

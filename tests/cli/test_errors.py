@@ -50,16 +50,9 @@ def test_database_behind_the_migration_head_exits_5_and_says_to_upgrade(new_data
     assert "run `supportctl db upgrade`" in result.stderr
 
 
-def test_a_database_without_the_schema_exits_5(pg_server, monkeypatch):
-    conn = pg_server.admin_connect()
-    with conn.cursor() as cur:
-        cur.execute("DROP DATABASE IF EXISTS empty_for_test WITH (FORCE)")
-        cur.execute("CREATE DATABASE empty_for_test")
-    monkeypatch.setenv("SUPPORTCTL_DATABASE_URL", pg_server.url("empty_for_test"))
+def test_a_database_without_the_schema_exits_5(new_database, monkeypatch):
+    monkeypatch.setenv("SUPPORTCTL_DATABASE_URL", new_database(migrated=False))
     result = CliRunner().invoke(app, ["customer", "list"])
-    with conn.cursor() as cur:
-        cur.execute("DROP DATABASE empty_for_test WITH (FORCE)")
-    conn.close()
     assert result.exit_code == 5
     assert "has no supportctl schema" in result.stderr
 

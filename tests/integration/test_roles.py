@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from supportctl.cli.app import app
 from tests.conftest import NOW
+from tests.pgcluster import admin
 
 _names = itertools.count()
 ROLES = ("supportctl_reader", "supportctl_agent", "supportctl_admin")
@@ -27,22 +28,12 @@ ROLES = ("supportctl_reader", "supportctl_agent", "supportctl_admin")
 def make_login_role(pg_server, group: str, password: str) -> str:
     """A fresh LOGIN role in `group`; returns its name. The caller drops it (drop_login_role)."""
     name = f"t_{group.removeprefix('supportctl_')}_{os.getpid()}_{next(_names)}"
-    conn = pg_server.admin_connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f'CREATE ROLE "{name}" LOGIN PASSWORD %s IN ROLE "{group}"', (password,))
-    finally:
-        conn.close()
+    admin(pg_server, f'CREATE ROLE "{name}" LOGIN PASSWORD %s IN ROLE "{group}"', (password,))
     return name
 
 
 def drop_login_role(pg_server, name: str) -> None:
-    conn = pg_server.admin_connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f'DROP ROLE IF EXISTS "{name}"')
-    finally:
-        conn.close()
+    admin(pg_server, f'DROP ROLE IF EXISTS "{name}"')
 
 
 def url_as(database_url: str, user: str, password: str | None = None) -> str:

@@ -100,21 +100,12 @@ def test_a_permission_denied_write_never_shows_the_password(reader_url, debug):
 
 
 @pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug"])
-def test_a_database_without_the_schema_never_shows_the_password(pg_server, debug):
-    conn = pg_server.admin_connect()
-    with conn.cursor() as cur:
-        cur.execute("DROP DATABASE IF EXISTS no_schema_for_secrets WITH (FORCE)")
-        cur.execute("CREATE DATABASE no_schema_for_secrets")
-    try:
-        url = _with_query_secret(url_as(pg_server.url("no_schema_for_secrets"), "postgres", SENTINEL))
-        result = invoke(["ticket", "list"], {"SUPPORTCTL_DATABASE_URL": url}, debug)
-        assert result.exit_code == 5
-        assert "has no supportctl schema" in result.stderr
-        assert_no_secret(everything(result))
-    finally:
-        with conn.cursor() as cur:
-            cur.execute("DROP DATABASE no_schema_for_secrets WITH (FORCE)")
-        conn.close()
+def test_a_database_without_the_schema_never_shows_the_password(new_database, debug):
+    url = _with_query_secret(url_as(new_database(migrated=False), "postgres", SENTINEL))
+    result = invoke(["ticket", "list"], {"SUPPORTCTL_DATABASE_URL": url}, debug)
+    assert result.exit_code == 5
+    assert "has no supportctl schema" in result.stderr
+    assert_no_secret(everything(result))
 
 
 @pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug"])
