@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]  # tests.pgcluster, and generate beside us
 import generate  # noqa: E402
-from supportctl.services.ticket_queries import COUNT_CAP  # noqa: E402
+from supportctl.services.tickets.queries import COUNT_CAP  # noqa: E402
 from generate import COMMON_WORD, DEFAULT_NOW, RARE_WORD, libpq_dsn, supportctl_command  # noqa: E402
 
 BASE = f"bench_{os.getpid()}"
@@ -228,7 +228,7 @@ class Sql:
             TO '{path}' WITH (FORMAT csv, HEADER)""")
 
     def breached(self) -> tuple[str, str]:
-        """ticket_queries.response_breached / resolution_breached at now."""
+        """sla/rules.py: response_breached / resolution_breached at now."""
         return (f"t.first_response_at IS NULL AND t.response_due_at < {self.now}",
                 f"t.resolved_at IS NULL AND t.status NOT IN ('resolved', 'closed') "
                 f"AND t.resolution_due_at < {self.now} "
@@ -243,7 +243,7 @@ class Sql:
             WHERE {where}"""
 
     def breaches_copy(self, path: Path) -> str:
-        """`sla breaches --format csv`: services/breaches.py's UNION ALL of the two metrics."""
+        """`sla breaches --format csv`: services/sla/breaches.py's UNION ALL of the two metrics."""
         response, resolution = self.breached()
         return one_line(rf"""\copy (SELECT id, {_guard('title')} AS title, priority, status,
             {_guard('customer_email')} AS customer_email, {_guard('assignee_email')} AS assignee_email,
@@ -253,7 +253,7 @@ class Sql:
             ORDER BY b.due_at, b.id, b.metric DESC) TO '{path}' WITH (FORMAT csv, HEADER)""")
 
     def escalate(self) -> str:
-        """`queue escalate` (services/escalation.py) as one set-based UPDATE + INSERT: every batch at once."""
+        """`queue escalate` (services/escalation/queue.py) as one set-based UPDATE + INSERT: every batch at once."""
         response, resolution = self.breached()
         return f"""BEGIN;
 SET LOCAL lock_timeout = '5s';
@@ -539,12 +539,12 @@ def explain(server: Server, dbname: str, now: str) -> list[str]:
     when = parse_timestamp(now)
     work = {}
     try:
-        from supportctl.services import breaches
+        from supportctl.services.sla import breaches
 
         work["sla breaches"] = lambda s: list(breaches.report(s, when))
     except ImportError:
         pass
-    from supportctl.services import ticket_queries
+    from supportctl.services.tickets import queries as ticket_queries
 
     for word in (COMMON_WORD, RARE_WORD):
         work[f"ticket list --search {word} --limit 50"] = lambda s, w=word: ticket_queries.list_tickets(

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
+from supportctl.constants import EnvVars
 from supportctl.errors import InvalidInput
 
 # Query-string keys that carry secrets in libpq URLs.
@@ -78,11 +79,11 @@ def resolve(
     debug: bool,
 ) -> Settings:
     """Build Settings from the global options (flag or env already merged by Typer)."""
-    source = "SUPPORTCTL_DATABASE_URL" if from_env else "--database-url"
+    source = EnvVars.DATABASE_URL if from_env else "--database-url"
     if not database_url:
         database_url = read_config_file().get("database_url") or None
         source = "config file" if database_url else "embedded"
-    read_url = os.environ.get("SUPPORTCTL_READ_DATABASE_URL") or None
+    read_url = os.environ.get(EnvVars.READ_DATABASE_URL) or None
     secrets = tuple(s for url in (database_url, read_url) if url for s in url_secrets(url))
     secrets += _delivery_secrets()
     return Settings(
@@ -98,8 +99,8 @@ def resolve(
 
 def _delivery_secrets() -> tuple[str, ...]:
     """`notify send`'s SMTP password and webhook secret (env only: never a flag), masked like the database's."""
-    found = [os.environ.get("SUPPORTCTL_WEBHOOK_SECRET") or ""]
-    for var in ("SUPPORTCTL_SMTP_URL", "SUPPORTCTL_WEBHOOK_URL"):
+    found = [os.environ.get(EnvVars.WEBHOOK_SECRET) or ""]
+    for var in (EnvVars.SMTP_URL, EnvVars.WEBHOOK_URL):
         try:
             found += [v for s in url_secrets(os.environ.get(var) or "") for v in (s, unquote(s))]
         except ValueError:  # a malformed URL: `notify send` says so; nothing to mask

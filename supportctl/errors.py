@@ -1,4 +1,4 @@
-"""The exception tree. Each class carries the exit code of PRODUCT.md §8.
+"""The exception tree. Each class carries its exit code (docs/output.md, "Exit codes").
 
     SupportctlError (70: a bug, unless a subclass says otherwise)
      ├── InvalidInput (2)         bad flag value, email, duration, CSV row
@@ -6,8 +6,10 @@
      ├── Refused (4)              a business rule or the role's permissions said no
      ├── DatabaseUnavailable (5)  cannot connect, or the embedded server cannot start
      │    └── SchemaOutdated (5)  the schema is behind the migration head
-     ├── LockBusy (6)             another run holds what this run needs
-     └── BreachesFound (1)        `--fail-on-breach` listed rows (not a failure of supportctl)
+     └── LockBusy (6)             another run holds what this run needs
+
+Exit 1 (`--fail-on-breach` listed rows) is not an error of supportctl and has no class:
+the command exits 1 after printing what it found.
 
 Services raise these; the CLI's one handler (cli/app.py) turns them into one line
 on stderr and the exit code. Lower-level errors are chained with ``from exc``.
@@ -51,6 +53,3 @@ class SchemaOutdated(DatabaseUnavailable):
 class LockBusy(SupportctlError):
     exit_code = 6
 
-
-class BreachesFound(SupportctlError):
-    exit_code = 1

@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 
 from supportctl.cli.app import app
 from supportctl.config import resolve
-from supportctl.services.session import Database
+from supportctl.db.database import Database
 from tests.pgcluster import admin
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)  # a Monday

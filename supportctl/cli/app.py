@@ -1,7 +1,8 @@
-"""The root command: global options, the command groups, and the one error handler.
+"""The root command: global options, every command registered in one place, the one
+error handler.
 
-Command modules import only Typer at start-up; services (and with them SQLAlchemy)
-are imported inside the commands, so `supportctl --help` stays fast.
+Command modules import only Typer (and the domain's enums) at start-up; services, and
+with them SQLAlchemy, are imported inside the commands, so `supportctl --help` stays fast.
 """
 
 from __future__ import annotations
@@ -15,12 +16,10 @@ from typer.core import TyperGroup
 from typer.exceptions import Abort, TyperException
 
 from supportctl import __version__, errors
-from supportctl.cli import agents, customers, db, demo, notify, queue, sla, tickets
-
-# These add their commands to the ticket and queue groups when imported.
-from supportctl.cli import escalation, ticket_assign, ticket_transfer  # noqa: F401, I001
+from supportctl.cli import agents, assign, customers, db, demo, escalation, explain, notify, sla, tickets, transfer
 from supportctl.cli.context import AppContext
 from supportctl.config import Settings, resolve, url_secrets
+from supportctl.constants import EnvVars
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success, 1 breaches found (--fail-on-breach), 2 bad input, 3 not found, "
@@ -30,7 +29,7 @@ EXIT_CODES_HELP = (
 
 
 class SupportctlGroup(TyperGroup):
-    """Runs every command through one error handler (PRODUCT.md §8)."""
+    """Runs every command through one error handler (exit codes: docs/output.md)."""
 
     current: AppContext | None = None
 
@@ -40,7 +39,9 @@ class SupportctlGroup(TyperGroup):
             result = super().main(args, prog_name, standalone_mode=False, **extra)
             code = result if isinstance(result, int) else 0
         except TyperException as exc:  # bad flag or value: exit 2 with click's own wording
-            code = self._report(f"{exc.format_message()} (see --help)", exc, exit_code=exc.exit_code)
+            # Typer checks choices with pydantic, whose wording leaks into the message.
+            message = exc.format_message().replace("Value error, ", "")
+            code = self._report(f"{message} (see --help)", exc, exit_code=exc.exit_code)
         except Abort:
             code = self._report("aborted", None, exit_code=130)
         except errors.SupportctlError as exc:
@@ -80,13 +81,63 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals in tracebacks leak passwords
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-app.add_typer(db.app, name="db")
-app.add_typer(customers.app, name="customer")
-app.add_typer(agents.app, name="agent")
-app.add_typer(tickets.app, name="ticket")
-app.add_typer(queue.app, name="queue")
-app.add_typer(sla.app, name="sla")
-app.add_typer(notify.app, name="notify")
+
+
+def group(name: str, help: str, **settings: Any) -> typer.Typer:
+    sub = typer.Typer(help=help, no_args_is_help=not settings.get("invoke_without_command"), **settings)
+    app.add_typer(sub, name=name)
+    return sub
+
+
+# Every command, in the order `--help` lists them.
+database = group("db", "The database: migrations, where it is, the embedded server.")
+database.command("upgrade")(db.upgrade)
+database.command("status")(db.status)
+database.command("stop")(db.stop)
+database.command("roles")(db.roles)
+
+customer = group("customer", "Customers: the people tickets are for.")
+customer.command("add")(customers.add)
+customer.command("list")(customers.list_)
+customer.command("show")(customers.show)
+
+agent = group("agent", "Agents: who works tickets, their role, capacity and open load.")
+agent.command("add")(agents.add)
+agent.command("list")(agents.list_)
+agent.command("show")(agents.show)
+agent.command("update")(agents.update)
+
+ticket = group("ticket", "Tickets: create, list, show, update, comment, assign, escalate, export, import.")
+ticket.command("create")(tickets.create)
+ticket.command("list")(tickets.list_)
+ticket.command("show")(tickets.show)
+ticket.command("update")(tickets.update)
+ticket.command("comment")(tickets.comment)
+ticket.command("assign")(assign.assign)
+ticket.command("unassign")(assign.unassign)
+ticket.command("escalate")(escalation.escalate)
+ticket.command("export")(transfer.export_)
+ticket.command("import")(transfer.import_)
+
+queue = group("queue", "Cron jobs over the whole queue: safe to repeat and to run on several hosts.")
+queue.command("assign")(assign.queue_assign)
+queue.command("escalate")(escalation.queue_escalate)
+
+service_levels = group("sla", "SLA targets, business hours, the breach report, and why a ticket is due when it is.")
+service_levels.command("policy")(sla.policy)
+service_levels.command("set")(sla.set_)
+calendar = typer.Typer(callback=sla.calendar, invoke_without_command=True)
+service_levels.add_typer(calendar, name="calendar")
+calendar.command("show")(sla.calendar_show)
+calendar.command("set")(sla.calendar_set)
+calendar.command("clear")(sla.calendar_clear)
+service_levels.command("breaches")(sla.breaches)
+service_levels.command("explain")(explain.explain)
+
+notifications = group("notify", "Notifications: the outbox that ticket changes fill, and its delivery by SMTP or webhook.")
+notifications.command("send")(notify.send)
+notifications.command("list")(notify.list_)
+
 app.command("demo")(demo.demo)
 
 
@@ -104,7 +155,7 @@ def root(
         typer.Option(
             "--database-url",
             metavar="URL",
-            envvar="SUPPORTCTL_DATABASE_URL",
+            envvar=EnvVars.DATABASE_URL,
             help="PostgreSQL URL. Default: the config file's database_url, else the embedded server. "
             "Prefer the environment or ~/.pgpass to a password on the command line.",
             show_default=False,
@@ -112,14 +163,14 @@ def root(
     ] = None,
     actor: Annotated[
         str | None,
-        typer.Option("--actor", metavar="NAME", envvar="SUPPORTCTL_ACTOR", help="Who the history records. Default: your login name."),
+        typer.Option("--actor", metavar="NAME", envvar=EnvVars.ACTOR, help="Who the history records. Default: your login name."),
     ] = None,
     now: Annotated[
         str | None,
         typer.Option(
             "--now",
             metavar="TIMESTAMP",
-            envvar="SUPPORTCTL_NOW",
+            envvar=EnvVars.NOW,
             help="Treat this ISO 8601 time as now (backfills, reproducible reports).",
         ),
     ] = None,

@@ -12,7 +12,7 @@ import typer
 from supportctl.config import Settings
 
 if TYPE_CHECKING:
-    from supportctl.services.session import Database
+    from supportctl.db.database import Database
 
 
 @dataclass
@@ -36,7 +36,7 @@ class AppContext:
     @property
     def database(self) -> "Database":
         if self._database is None:
-            from supportctl.services.session import Database  # heavy: only when needed
+            from supportctl.db.database import Database  # heavy: only when needed
 
             self._database = Database(self.settings)
         return self._database
@@ -47,7 +47,7 @@ class AppContext:
         if not self.settings.read_database_url:
             return self.database
         if self._read_database is None:
-            from supportctl.services.session import Database
+            from supportctl.db.database import Database
 
             self._read_database = Database(replace(self.settings, database_url=self.settings.read_database_url))
         return self._read_database

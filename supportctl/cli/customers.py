@@ -7,27 +7,26 @@ from typing import Annotated
 import typer
 
 from supportctl.cli.context import app_context
-from supportctl.cli.output import FormatOption, RawOption, choose_format, write_record, write_rows
-
-app = typer.Typer(help="Customers: the people tickets are for.", no_args_is_help=True)
+from supportctl.cli.options import FormatOption, RawOption, TierOption
+from supportctl.cli.output import choose_format, write_record, write_rows
+from supportctl.domain.enums import Tier
 
 COLUMNS = ["email", "name", "tier", "company", "created_at"]
 
 
-@app.command("add")
 def add(
     ctx: typer.Context,
     email: Annotated[str, typer.Argument(help="Email address (stored lower-case).")],
     name: Annotated[str, typer.Option("--name", help="Display name.")],
-    tier: Annotated[str, typer.Option("--tier", help="free, basic, premium or enterprise.")] = "basic",
+    tier: TierOption = Tier.BASIC,
     company: Annotated[str | None, typer.Option("--company", help="Company name.")] = None,
-    fmt: Annotated[str | None, FormatOption] = None,
+    fmt: FormatOption = None,
 ) -> None:
     """Add a customer.
 
     Example: supportctl customer add ana@example.com --name Ana --tier premium
     """
-    from supportctl.services import customers
+    from supportctl.services.people import customers
 
     app_ctx = app_context(ctx)
     with app_ctx.transaction() as session:
@@ -38,28 +37,26 @@ def add(
         write_record(view.row(), choose_format(fmt))
 
 
-@app.command("list")
 def list_(
     ctx: typer.Context,
-    fmt: Annotated[str | None, FormatOption] = None,
-    raw: Annotated[bool, RawOption] = False,
+    fmt: FormatOption = None,
+    raw: RawOption = False,
 ) -> None:
     """List customers by email."""
-    from supportctl.services import customers
+    from supportctl.services.people import customers
 
     with app_context(ctx).transaction() as session:
         rows = [c.row() for c in customers.list_all(session)]
     write_rows(rows, COLUMNS, choose_format(fmt), raw=raw)
 
 
-@app.command("show")
 def show(
     ctx: typer.Context,
     email: Annotated[str, typer.Argument(help="The customer's email.")],
-    fmt: Annotated[str | None, FormatOption] = None,
+    fmt: FormatOption = None,
 ) -> None:
     """Show one customer."""
-    from supportctl.services import customers
+    from supportctl.services.people import customers
 
     with app_context(ctx).transaction() as session:
         view = customers.get(session, email)

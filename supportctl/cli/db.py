@@ -7,15 +7,13 @@ from typing import Annotated
 import typer
 
 from supportctl.cli.context import app_context
-from supportctl.cli.output import FormatOption, choose_format, note, write_record, write_rows
+from supportctl.cli.options import FormatOption
+from supportctl.cli.output import choose_format, note, write_record, write_rows
 
-app = typer.Typer(help="The database: migrations, where it is, the embedded server.", no_args_is_help=True)
 
-
-@app.command("upgrade")
 def upgrade(ctx: typer.Context) -> None:
     """Apply every pending migration (safe to run again: does nothing at head)."""
-    from supportctl.services import dbadmin
+    from supportctl.services.admin import database as dbadmin
 
     before, after = dbadmin.upgrade(app_context(ctx).database)
     if before == after:
@@ -24,25 +22,22 @@ def upgrade(ctx: typer.Context) -> None:
         note(f"upgraded {before or 'empty database'} -> {after}")
 
 
-@app.command("status")
-def status(ctx: typer.Context, fmt: Annotated[str | None, FormatOption] = None) -> None:
+def status(ctx: typer.Context, fmt: FormatOption = None) -> None:
     """Show embedded or external, where the data and socket are, the server version and revisions."""
-    from supportctl.services import dbadmin
+    from supportctl.services.admin import database as dbadmin
 
     write_record(dbadmin.status(app_context(ctx).database), choose_format(fmt))
 
 
-@app.command("stop")
 def stop(ctx: typer.Context) -> None:
     """Stop the embedded server (the next command starts it again)."""
-    from supportctl.services import dbadmin
+    from supportctl.services.admin import database as dbadmin
 
     was_running = dbadmin.stop(app_context(ctx).database)
     note("embedded server stopped" if was_running else "embedded server was not running")
 
 
-@app.command("roles")
-def roles(ctx: typer.Context, fmt: Annotated[str | None, FormatOption] = None) -> None:
+def roles(ctx: typer.Context, fmt: FormatOption = None) -> None:
     """Create or update the group roles supportctl_reader, supportctl_agent and supportctl_admin.
 
     Run it as the owner of the schema (the role that ran `db upgrade`), and again after
@@ -55,7 +50,7 @@ def roles(ctx: typer.Context, fmt: Annotated[str | None, FormatOption] = None) -
 
     Example: supportctl db roles --format table
     """
-    from supportctl.services import roles as group_roles
+    from supportctl.services.admin import roles as group_roles
 
     app_ctx = app_context(ctx)
     with app_ctx.transaction() as session:

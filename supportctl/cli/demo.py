@@ -6,9 +6,10 @@ from typing import Annotated
 
 import typer
 
-from supportctl.cli import escalation, queue, sla
+from supportctl.cli import assign, escalation, sla
 from supportctl.cli.context import app_context
 from supportctl.cli.output import note
+from supportctl.domain.enums import Strategy
 
 
 def demo(
@@ -24,7 +25,7 @@ def demo(
 
     Example: supportctl demo && supportctl ticket list
     """
-    from supportctl.services import demo as sample
+    from supportctl.services.admin import demo as sample
 
     app_ctx = app_context(ctx)
     with app_ctx.transaction() as session:
@@ -32,7 +33,7 @@ def demo(
     note(f"loaded {made['customers']} customers, {made['agents']} agents and {made['tickets']} tickets\n")
     note("$ supportctl queue assign")
     try:
-        queue.assign(ctx, strategy="round-robin", limit=None, dry_run=False, fmt=None)
+        assign.queue_assign(ctx, strategy=Strategy.ROUND_ROBIN, limit=None, dry_run=False, fmt=None)
     except typer.Exit:
         pass  # exit 4 says some tickets found nobody: the demo shows that and goes on
     note("\n$ supportctl queue escalate --reassign")

@@ -8,20 +8,17 @@ from typing import Annotated
 import typer
 
 from supportctl.cli.context import app_context
-from supportctl.cli.output import FormatOption, choose_format, note, write_rows
-from supportctl.cli.queue import app as queue_app
-from supportctl.cli.tickets import IdArgument
-from supportctl.cli.tickets import app as ticket_app
+from supportctl.cli.options import FormatOption, IdArgument
+from supportctl.cli.output import choose_format, note, write_rows
 
 COLUMNS = ["id", "previous_priority", "priority", "escalation_level", "metric", "reassigned_to", "title"]
 
 
-@ticket_app.command("escalate")
 def escalate(
     ctx: typer.Context,
-    ticket_id: Annotated[int, IdArgument],
+    ticket_id: IdArgument,
     reason: Annotated[str | None, typer.Option("--reason", help="Why; kept in the history.")] = None,
-    fmt: Annotated[str | None, FormatOption] = None,
+    fmt: FormatOption = None,
 ) -> None:
     """Raise a ticket one priority level (unless critical) and mark it escalated.
 
@@ -29,17 +26,16 @@ def escalate(
 
     Example: supportctl ticket escalate 42 --reason "customer is a launch partner"
     """
-    from supportctl.services import escalation
+    from supportctl.services.escalation import manual
 
     app_ctx = app_context(ctx)
     with app_ctx.transaction() as session:
-        done = escalation.escalate_one(session, app_ctx.now, app_ctx.actor, ticket_id, reason)
+        done = manual.escalate_one(session, app_ctx.now, app_ctx.actor, ticket_id, reason)
     if fmt is not None:
         write_rows([done.row()], COLUMNS + ["reason"], choose_format(fmt))
     note(f"ticket {done.id}: {done.previous_priority} -> {done.priority}, escalation level {done.escalation_level}")
 
 
-@queue_app.command("escalate")
 def queue_escalate(
     ctx: typer.Context,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Escalate at most N tickets this run.")] = None,
@@ -47,7 +43,7 @@ def queue_escalate(
     reassign: Annotated[
         bool, typer.Option("--reassign", help="Give tickets that reach critical to a senior agent if theirs is not.")
     ] = False,
-    fmt: Annotated[str | None, FormatOption] = None,
+    fmt: FormatOption = None,
 ) -> None:
     """Escalate every unresolved ticket whose SLA is breached (the cron job).
 
@@ -63,10 +59,10 @@ def queue_escalate(
 
     Example: */10 * * * *  supportctl queue escalate --reassign >> /var/log/supportctl-escalate.log
     """
-    from supportctl.services import escalation
+    from supportctl.services.escalation import queue
 
     app_ctx = app_context(ctx)
-    done = escalation.run(
+    done = queue.run(
         app_ctx.database, app_ctx.now, app_ctx.actor, limit=limit, dry_run=dry_run, reassign=reassign
     )
     write_rows([d.row() for d in done], COLUMNS, choose_format(fmt))

@@ -8,12 +8,8 @@ from typing import Annotated
 import typer
 
 from supportctl.cli.context import app_context
-from supportctl.cli.output import FormatOption, RawOption, choose_format, note, write_rows
-
-app = typer.Typer(
-    help="Notifications: the outbox that ticket changes fill, and its delivery by SMTP or webhook.",
-    no_args_is_help=True,
-)
+from supportctl.cli.options import ChannelOption, FormatOption, NotificationStatusOption, RawOption
+from supportctl.cli.output import choose_format, note, write_rows
 
 COLUMNS = [
     "id", "created_at", "status", "template", "recipient", "ticket_id", "attempts", "next_attempt_at",
@@ -21,16 +17,12 @@ COLUMNS = [
 ]
 
 
-@app.command("send")
 def send(
     ctx: typer.Context,
     limit: Annotated[
         int | None, typer.Option("--limit", min=1, help="Try at most N notifications this run (oldest due first).")
     ] = None,
-    via: Annotated[
-        str | None,
-        typer.Option("--via", metavar="smtp|webhook", help="Which to use when both are configured."),
-    ] = None,
+    via: ChannelOption = None,
 ) -> None:
     """Deliver the pending notifications that are due, by SMTP or webhook (the cron job).
 
@@ -67,35 +59,34 @@ def send(
 
     Example: * * * * *  supportctl notify send >> /var/log/supportctl-notify.log 2>&1
     """
-    from supportctl.services import delivery, notifications
+    from supportctl.services.notify import delivery, outbox
 
     app_ctx = app_context(ctx)
-    sender = delivery.configure(os.environ, via.strip().lower() if via else None)
+    sender = delivery.configure(os.environ, via)
     summary = delivery.run(app_ctx.database, app_ctx.now, sender, limit=limit, redact=app_ctx.settings.redact)
     for failure in summary.failures:
         then = f"retry after {failure.retry_at:%Y-%m-%dT%H:%M:%SZ}" if failure.retry_at else "gave up, marked failed"
         note(f"notification {failure.id} ({failure.template} to {failure.recipient}) failed: {failure.error}; {then}")
     gave_up = len(summary.failures) - summary.retrying
     note(f"sent {summary.sent}, failed {len(summary.failures)} (will retry {summary.retrying})"
-         + (f", {gave_up} marked failed after {notifications.MAX_ATTEMPTS} attempts" if gave_up else ""))
+         + (f", {gave_up} marked failed after {outbox.MAX_ATTEMPTS} attempts" if gave_up else ""))
     if summary.stopped:
         note("stopped early: the rest waits for the next run")
 
 
-@app.command("list")
 def list_(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option("--status", help="pending, sent or failed.")] = None,
-    fmt: Annotated[str | None, FormatOption] = None,
-    raw: Annotated[bool, RawOption] = False,
+    status: NotificationStatusOption = None,
+    fmt: FormatOption = None,
+    raw: RawOption = False,
 ) -> None:
     """List the outbox, oldest first: what is waiting, what went out, what failed and why.
 
     Example: supportctl notify list --status failed --format json
     """
-    from supportctl.services import notifications
+    from supportctl.services.notify import outbox
 
     app_ctx = app_context(ctx)
     f = choose_format(fmt)
     with app_ctx.transaction() as session:
-        write_rows((v.row() for v in notifications.list_(session, status)), COLUMNS, f, raw=raw)
+        write_rows((v.row() for v in outbox.list_(session, status)), COLUMNS, f, raw=raw)

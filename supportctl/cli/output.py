@@ -1,57 +1,54 @@
-"""Every read command's output: table, tsv, csv, json, ndjson (PRODUCT.md §7).
+"""Every command's output: the formats, the streamed path, atomic files, progress, notes.
 
-Data goes to stdout, messages to stderr. CSV/TSV/JSON are written with the
-standard library; Rich draws only tables and only when asked, with every cell a
-``Text`` so ticket text is never read as markup.
+The formats and their rules are docs/output.md's. Data goes to stdout, messages to
+stderr. Two ways rows reach a format:
+
+- rows already in Python (a page of `ticket list`, a command's result) go through
+  `write_rows`: CSV/TSV/JSON by the standard library, tables by Rich with every cell
+  a ``Text`` so ticket text is never read as markup;
+- a query handed to `stream` is formatted by PostgreSQL itself, cell by cell
+  (timestamps, tags, booleans, the formula guard), and copied out with ``COPY …
+  TO STDOUT`` into one block writer, so a million rows never touch Python one by one.
+
+SQLAlchemy is imported inside the streamed path only: this module is loaded by every
+command, `--help` included.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
+import stat
 import sys
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, timezone
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
 from enum import Enum
-from typing import Any, TextIO
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO
 
 import typer
 
-FORMATS = ("table", "tsv", "csv", "json", "ndjson")
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from supportctl.domain.timestamps import iso_z
+from supportctl.errors import InvalidInput
 
-FormatOption = typer.Option(
-    "--format",
-    "-f",
-    help="table, tsv, csv, json or ndjson. Default: table on a terminal, tsv when piped.",
-    show_default=False,
-)
-RawOption = typer.Option(
-    "--raw", help="Write csv/tsv cells verbatim, without the spreadsheet formula guard."
-)
+# OWASP "CSV injection": a text cell starting with one of these is prefixed with '.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+BLOCK = 1 << 20  # bytes per write to the output
 
 
-def choose_format(requested: str | None) -> str:
+def choose_format(requested: Enum | str | None) -> str:
+    """The format asked for, else table on a terminal and tsv on a pipe."""
     if requested is None:
         return "table" if sys.stdout.isatty() else "tsv"
-    fmt = requested.lower()
-    if fmt not in FORMATS:
-        raise typer.BadParameter(f"{requested!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
-    return fmt
-
-
-def timestamp(value: datetime) -> str:
-    """ISO 8601 in UTC with a Z: 2026-11-23T14:05:00Z."""
-    value = value.astimezone(timezone.utc)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    if value.microsecond:
-        text += f".{value.microsecond:06d}".rstrip("0")
-    return text + "Z"
+    return requested.value if isinstance(requested, Enum) else requested
 
 
 def jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
-        return timestamp(value)
+        return iso_z(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Enum):
@@ -79,8 +76,8 @@ def cell(value: Any) -> str:
 
 
 def formula_safe(value: Any, text: str) -> str:
-    """OWASP CSV injection guard: text that a spreadsheet would run as a formula gets a '."""
-    if isinstance(value, (str, list, tuple)) and text.startswith(_FORMULA_STARTS):
+    """The formula guard on a cell written from Python (`_guarded` is the same rule in SQL)."""
+    if isinstance(value, (str, list, tuple)) and text.startswith(FORMULA_STARTS):
         return "'" + text
     return text
 
@@ -100,11 +97,11 @@ def write_rows(
         out.write("[")
         for count, row in enumerate(rows, 1):
             out.write(",\n" if count > 1 else "\n")
-            out.write(json.dumps(jsonable({c: row.get(c) for c in columns}), ensure_ascii=False))
+            out.write(_json(row, columns))
         out.write("\n]\n" if count else "]\n")
     elif fmt == "ndjson":
         for count, row in enumerate(rows, 1):
-            out.write(json.dumps(jsonable({c: row.get(c) for c in columns}), ensure_ascii=False) + "\n")
+            out.write(_json(row, columns) + "\n")
     elif fmt in ("csv", "tsv"):
         writer = csv.writer(out, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
         writer.writerow(columns)
@@ -119,6 +116,11 @@ def write_rows(
         count = len(materialised)
         _table(materialised, columns, out)
     return count
+
+
+def _json(row: Mapping[str, Any], columns: Sequence[str]) -> str:
+    """One object, compact, as PostgreSQL's row_to_json writes it on the streamed path."""
+    return json.dumps(jsonable({c: row.get(c) for c in columns}), ensure_ascii=False, separators=(",", ":"))
 
 
 def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], out: TextIO) -> None:
@@ -156,3 +158,194 @@ def write_record(record: Mapping[str, Any], fmt: str, *, raw: bool = False) -> N
 def note(message: str) -> None:
     """A message for the person at the terminal: stderr, never mixed with data."""
     typer.echo(message, err=True)
+
+
+# -- the streamed path: cells made by PostgreSQL ------------------------------------------
+
+
+class BlockWriter:
+    """Bytes gathered into large blocks before they reach `out` (one system call per block,
+    whatever PYTHONUNBUFFERED says), counted for a progress display."""
+
+    def __init__(self, out: BinaryIO, progress: Callable[[int], None] | None = None) -> None:
+        self.out, self.progress = out, progress
+        self.buffer = bytearray()
+        self.written = 0
+
+    def write(self, data: bytes | memoryview) -> int:
+        self.buffer += data
+        if len(self.buffer) >= BLOCK:
+            self.flush()
+        return len(data)
+
+    def flush(self) -> None:
+        if self.buffer:
+            self.out.write(self.buffer)
+            self.written += len(self.buffer)
+            self.buffer.clear()
+            if self.progress is not None:
+                self.progress(self.written)
+        self.out.flush()
+
+
+def stream(session: Any, query: Any, fmt: str, out: BinaryIO, *, raw: bool = False,
+           progress: Callable[[int], None] | None = None) -> int:
+    """Write the rows of `query` (a SQLAlchemy select with labelled columns) in csv or ndjson;
+    returns how many. The cells are made in SQL from each column's type (docs/output.md)."""
+    from sqlalchemy import Text, cast, func, select
+
+    rows = query.subquery("q")
+    if fmt == "csv":
+        cells = select(*(_csv_cell(c, raw).label(c.name) for c in rows.c))
+        options = "FORMAT csv, HEADER"
+    else:
+        record = select(*(_json_cell(c).label(c.name) for c in rows.c)).subquery("r")
+        cells = select(cast(func.row_to_json(record.table_valued()), Text))
+        # A JSON text never holds a control character (PostgreSQL escapes them all), so with
+        # these as delimiter and quote no line is ever quoted: COPY writes the JSON as it is.
+        options = "FORMAT csv, DELIMITER E'\\x01', QUOTE E'\\x02'"
+    sink = BlockWriter(out, progress)
+    dbapi = session.connection().connection.dbapi_connection
+    with dbapi.cursor() as cursor:
+        sql = _inline(session, cursor, cells)
+        cursor.copy_expert(b"COPY (" + sql + b") TO STDOUT WITH (" + options.encode() + b", ENCODING 'UTF8')", sink)
+        count = cursor.rowcount
+    sink.flush()
+    return count
+
+
+def _inline(session: Any, cursor: Any, query: Any) -> bytes:
+    """The query as one SQL text, its parameters quoted by psycopg2 (COPY takes no parameters)."""
+    compiled = query.compile(dialect=session.connection().dialect, compile_kwargs={"render_postcompile": True})
+    return cursor.mogrify(str(compiled), compiled.params)
+
+
+def _iso(column: Any) -> Any:
+    """iso_z in SQL: ISO 8601 UTC with a Z, fractions only when there are any."""
+    from sqlalchemy import func
+
+    stamp = func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.US')
+    return func.rtrim(func.rtrim(stamp, "0"), ".").concat("Z")
+
+
+def _guarded(expr: Any) -> Any:
+    """formula_safe in SQL; '' becomes NULL (an empty cell)."""
+    from sqlalchemy import Text, case, func, literal
+
+    expr = func.nullif(expr, "", type_=Text)
+    return case((func.left(expr, 1).in_(FORMULA_STARTS), literal("'", Text).concat(expr)), else_=expr)
+
+
+def _csv_cell(column: Any, raw: bool) -> Any:
+    from sqlalchemy import ARRAY, Boolean, DateTime, String, Text, func
+
+    kind = column.type
+    if isinstance(kind, DateTime):
+        return _iso(column)
+    if isinstance(kind, ARRAY):
+        text = func.array_to_string(column, ";", type_=Text)
+    elif isinstance(kind, Boolean):
+        return column.cast(Text)  # true/false, not COPY's t/f
+    elif isinstance(kind, String):
+        text = column
+    else:
+        return column
+    return func.nullif(text, "", type_=Text) if raw else _guarded(text)
+
+
+def _json_cell(column: Any) -> Any:
+    from sqlalchemy import DateTime
+
+    return _iso(column) if isinstance(column.type, DateTime) else column
+
+
+# -- files -------------------------------------------------------------------------------
+
+
+@contextmanager
+def atomic_file(path: str) -> Iterator[BinaryIO]:
+    """A file that appears at path only once complete: written beside it, synced, renamed.
+
+    A failure, Ctrl-C or kill -9 leaves whatever was at path before (or nothing); the
+    temporary file is removed on any failure Python lives to see.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise InvalidInput(f"cannot write {path}: it is a directory", hint="give a file name, e.g. -o tickets.csv")
+    temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    try:
+        handle = open(temp, "wb")
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {path}: {exc.strerror}") from exc
+    try:
+        with handle:
+            try:
+                os.chmod(temp, stat.S_IMODE(os.stat(target).st_mode))  # replacing keeps the old mode
+            except OSError:
+                pass
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except BaseException as exc:
+        temp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
+            raise InvalidInput(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise
+    _sync_directory(target.parent)
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class Progress:
+    """Bytes written so far, on one stderr line, at most four times a second."""
+
+    def __init__(self, verb: str) -> None:
+        self.verb = verb
+        self.shown = time.monotonic()  # a quick run shows nothing
+        self.visible = False
+
+    def __call__(self, written: int) -> None:
+        moment = time.monotonic()
+        if moment - self.shown >= 0.25:
+            self.shown, self.visible = moment, True
+            sys.stderr.write(f"\r{self.verb}… {written / 1_000_000:.1f} MB")
+            sys.stderr.flush()
+
+    def clear(self) -> None:
+        if self.visible:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def to_stdout(write: Callable[[BinaryIO], int]) -> int:
+    """Run `write` on stdout's bytes; a reader that goes away (`| head`) ends it quietly."""
+    sys.stdout.flush()
+    out = sys.stdout.buffer
+    try:
+        count = write(out)
+        out.flush()
+    except BrokenPipeError:
+        # Point stdout at /dev/null so the interpreter's last flush cannot complain too;
+        # click then exits quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):  # no real file descriptor (tests)
+            pass
+        finally:
+            os.close(devnull)
+        raise
+    return count

@@ -9,18 +9,9 @@ from typing import Annotated
 import typer
 
 from supportctl.cli.context import app_context
-from supportctl.cli.output import FormatOption, RawOption, choose_format, note, write_rows
-from supportctl.cli.tickets import IdArgument
-
-app = typer.Typer(
-    help="SLA targets, business hours, the breach report, and why a ticket is due when it is.",
-    no_args_is_help=True,
-)
-calendar_app = typer.Typer(
-    help="The business-hours calendar SLA clocks count (none: 24x7). Without a subcommand: show it.",
-    invoke_without_command=True,
-)
-app.add_typer(calendar_app, name="calendar")
+from supportctl.cli.options import FormatOption, MetricOption, PrioritiesOption, PriorityArgument, RawOption
+from supportctl.cli.output import choose_format, note, write_rows
+from supportctl.domain.enums import Priority
 
 POLICY_COLUMNS = ["priority", "response", "resolution", "response_seconds", "resolution_seconds"]
 CALENDAR_COLUMNS = ["clock", "timezone", "hours", "holidays"]
@@ -29,7 +20,6 @@ BREACH_COLUMNS = [
     "overdue_seconds",
 ]
 BREACH_TABLE_COLUMNS = ["id", "priority", "status", "metric", "state", "due_at", "overdue", "assignee_email", "title"]
-PRIORITIES = ("critical", "high", "medium", "low")
 
 
 def _recomputed(done) -> None:
@@ -40,30 +30,28 @@ def _recomputed(done) -> None:
     )
 
 
-@app.command("policy")
-def policy(ctx: typer.Context, fmt: Annotated[str | None, FormatOption] = None) -> None:
+def policy(ctx: typer.Context, fmt: FormatOption = None) -> None:
     """Show the response and resolution targets of each priority, highest first.
 
     Example: supportctl sla policy --format json
     """
-    from supportctl.services import sla_admin
+    from supportctl.services.sla import changes
 
     with app_context(ctx).transaction() as session:
-        rows = [row.row() for row in sla_admin.policy_rows(session)]
+        rows = [row.row() for row in changes.policy_rows(session)]
     write_rows(rows, POLICY_COLUMNS, choose_format(fmt))
 
 
-@app.command("set")
 def set_(
     ctx: typer.Context,
-    priority: Annotated[str, typer.Argument(metavar="PRIORITY", help="low, medium, high or critical.", show_default=False)],
+    priority: PriorityArgument,
     response: Annotated[
         str | None, typer.Option("--response", metavar="DUR", help="First-response target: 90m, 4h, 1h30m, 3d or PT4H.")
     ] = None,
     resolution: Annotated[
         str | None, typer.Option("--resolution", metavar="DUR", help="Resolution target, written the same way.")
     ] = None,
-    fmt: Annotated[str | None, FormatOption] = None,
+    fmt: FormatOption = None,
 ) -> None:
     """Change one priority's targets and recompute the due dates of its unresolved tickets.
 
@@ -73,11 +61,11 @@ def set_(
 
     Example: supportctl sla set high --response 2h --resolution 24h
     """
-    from supportctl.services import sla_admin
+    from supportctl.services.sla import changes
 
     app_ctx = app_context(ctx)
     with app_ctx.transaction() as session:
-        before, after, done = sla_admin.set_targets(
+        before, after, done = changes.set_targets(
             session, app_ctx.now, priority, response=response, resolution=resolution
         )
     note(
@@ -89,29 +77,27 @@ def set_(
         write_rows([after.row()], POLICY_COLUMNS, choose_format(fmt))
 
 
-@calendar_app.callback()
 def calendar(ctx: typer.Context) -> None:
+    """The business-hours calendar SLA clocks count (none: 24x7). Without a subcommand: show it."""
     if ctx.invoked_subcommand is None:
         ctx.invoke(calendar_show, ctx)
 
 
-@calendar_app.command("show")
-def calendar_show(ctx: typer.Context, fmt: Annotated[str | None, FormatOption] = None) -> None:
+def calendar_show(ctx: typer.Context, fmt: FormatOption = None) -> None:
     """Show the business-hours calendar (clock 24x7 when none is set).
 
     Example: supportctl sla calendar show --format json
     """
-    from supportctl.services import sla_admin
+    from supportctl.services.sla import changes
 
     with app_context(ctx).transaction() as session:
-        view = sla_admin.calendar_show(session)
+        view = changes.calendar_show(session)
     f = choose_format(fmt)
     if f in ("table", "tsv", "csv") and view.clock == "24x7":
         note("no calendar: SLA clocks run 24x7")
     write_rows([view.row()], CALENDAR_COLUMNS, f)
 
 
-@calendar_app.command("set")
 def calendar_set(
     ctx: typer.Context,
     timezone: Annotated[str, typer.Option("--timezone", help="IANA time zone of the opening hours, e.g. Europe/Berlin.")],
@@ -121,7 +107,7 @@ def calendar_set(
     holiday: Annotated[
         list[str] | None, typer.Option("--holiday", metavar="DATE", help="A closed date, e.g. 2026-12-25; repeatable.")
     ] = None,
-    fmt: Annotated[str | None, FormatOption] = None,
+    fmt: FormatOption = None,
 ) -> None:
     """Replace the calendar and recompute the due dates of every unresolved ticket.
 
@@ -130,11 +116,11 @@ def calendar_set(
 
     Example: supportctl sla calendar set --timezone Europe/Berlin --hours "mon-fri 09:00-17:00" --holiday 2026-12-24 --holiday 2026-12-25
     """
-    from supportctl.services import sla_admin
+    from supportctl.services.sla import changes
 
     app_ctx = app_context(ctx)
     with app_ctx.transaction() as session:
-        view, done = sla_admin.calendar_set(session, app_ctx.now, timezone=timezone, hours=hours, holidays=holiday or [])
+        view, done = changes.calendar_set(session, app_ctx.now, timezone=timezone, hours=hours, holidays=holiday or [])
     days = len(view.holidays)
     note(f"calendar: {view.timezone}, {view.hours}, {days} holiday{'s' if days != 1 else ''}")
     _recomputed(done)
@@ -142,35 +128,33 @@ def calendar_set(
         write_rows([view.row()], CALENDAR_COLUMNS, choose_format(fmt))
 
 
-@calendar_app.command("clear")
 def calendar_clear(ctx: typer.Context) -> None:
     """Remove the calendar (SLA clocks run 24x7) and recompute unresolved tickets' due dates.
 
     Example: supportctl sla calendar clear
     """
-    from supportctl.services import sla_admin
+    from supportctl.services.sla import changes
 
     app_ctx = app_context(ctx)
     with app_ctx.transaction() as session:
-        removed, done = sla_admin.calendar_clear(session, app_ctx.now)
+        removed, done = changes.calendar_clear(session, app_ctx.now)
     note("calendar removed: SLA clocks run 24x7" if removed else "no calendar was set: SLA clocks run 24x7")
     _recomputed(done)
 
 
-@app.command("breaches")
 def breaches(
     ctx: typer.Context,
     at_risk: Annotated[
         str | None, typer.Option("--at-risk", metavar="DUR", help="Also list unmet targets due within DUR, e.g. 2h.")
     ] = None,
-    metric: Annotated[str | None, typer.Option("--metric", help="Only response or only resolution.")] = None,
-    priority: Annotated[list[str] | None, typer.Option("--priority", help="low, medium, high or critical; repeatable.")] = None,
+    metric: MetricOption = None,
+    priority: PrioritiesOption = None,
     assignee: Annotated[str | None, typer.Option("--assignee", metavar="EMAIL", help="Only tickets of this agent.")] = None,
-    fmt: Annotated[str | None, FormatOption] = None,
+    fmt: FormatOption = None,
     fail_on_breach: Annotated[
         bool, typer.Option("--fail-on-breach", help="Exit 1 when any row is listed (at-risk rows too), for cron.")
     ] = False,
-    raw: Annotated[bool, RawOption] = False,
+    raw: RawOption = False,
 ) -> None:
     """List SLA breaches now: one row per ticket and metric, most overdue first.
 
@@ -180,9 +164,11 @@ def breaches(
 
     Exit codes: 0 listed (or nothing to list), 1 with --fail-on-breach and at least one row.
 
+    With SUPPORTCTL_READ_DATABASE_URL set, it reads from that server (e.g. a replica).
+
     Example: 0 * * * *  supportctl sla breaches --at-risk 1h --format csv --fail-on-breach > breaches.csv || mail-the-leads breaches.csv
     """
-    from supportctl.services import breaches as report
+    from supportctl.services.sla import breaches as report
 
     app_ctx = app_context(ctx)
     f = choose_format(fmt)
@@ -231,35 +217,5 @@ def _summary(counts: Counter, at_risk: bool) -> str:
         by_metric[m] += n
         by_priority[p] += n
     metrics = ", ".join(f"{m} {by_metric[m]}" for m in ("response", "resolution") if by_metric[m])
-    priorities = ", ".join(f"{p} {by_priority[p]}" for p in PRIORITIES if by_priority[p])
+    priorities = ", ".join(f"{p} {by_priority[p]}" for p in reversed(Priority) if by_priority[p])
     return f"{head}: {metrics}; {priorities}"
-
-
-@app.command("explain")
-def explain(
-    ctx: typer.Context,
-    ticket_id: Annotated[int, IdArgument],
-    fmt: Annotated[
-        str | None, typer.Option("--format", "-f", help="text (default) or json.", show_default=False)
-    ] = None,
-) -> None:
-    """Show why a ticket is due when it is: policy, calendar, pauses and the arithmetic.
-
-    Every open day between creation and each due time is listed with the open hours
-    it counted; closed days and holidays are named, so the sum can be checked by hand.
-
-    Example: supportctl sla explain 42
-    """
-    from supportctl.errors import InvalidInput
-    from supportctl.services import explain as explaining
-
-    if fmt not in (None, "text", "json", "ndjson"):
-        raise InvalidInput(f"--format: {fmt!r} is not one of text, json, ndjson")
-    app_ctx = app_context(ctx)
-    with app_ctx.transaction() as session:
-        view = explaining.explain(session, ticket_id, app_ctx.now)
-    if fmt in ("json", "ndjson"):
-        row = view.row()
-        write_rows([row], list(row), fmt)
-        return
-    typer.echo("\n".join(explaining.render(view)))

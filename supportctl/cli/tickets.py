@@ -4,30 +4,26 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from supportctl.cli import ticket_filters as filters
 from supportctl.cli.context import app_context
-from supportctl.cli.output import FormatOption, RawOption, choose_format, note, write_record, write_rows
+from supportctl.cli.options import (
+    FormatOption,
+    IdArgument,
+    NewPriorityOption,
+    NewStatusOption,
+    PriorityChoice,
+    RawOption,
+    with_ticket_filters,
+)
+from supportctl.cli.output import choose_format, note, write_record, write_rows
+from supportctl.domain.enums import Priority
 from supportctl.errors import InvalidInput
 
-app = typer.Typer(help="Tickets: create, list, show, update, comment.", no_args_is_help=True)
-
-FIELDS = [
-    "id", "external_id", "title", "description", "status", "priority", "category", "tags",
-    "customer_email", "assignee_email", "escalated", "escalation_level", "created_at", "updated_at",
-    "first_response_at", "resolved_at", "closed_at", "response_due_at", "resolution_due_at", "sla",
-]
-DEFAULT_COLUMNS = [
-    "id", "title", "status", "priority", "category", "tags", "customer_email", "assignee_email",
-    "escalated", "escalation_level", "created_at", "updated_at", "first_response_at", "resolved_at",
-    "response_due_at", "resolution_due_at",
-]
-TABLE_COLUMNS = ["id", "status", "priority", "title", "customer_email", "assignee_email", "created_at", "sla"]
-
-IdArgument = typer.Argument(help="The ticket's id.", min=1, metavar="ID")
+if TYPE_CHECKING:
+    from supportctl.services.tickets.queries import TicketFilter
 
 
 def read_text(value: str | None, path: str | None, what: str) -> str | None:
@@ -43,15 +39,11 @@ def read_text(value: str | None, path: str | None, what: str) -> str | None:
 
 
 def pick_columns(requested: str | None, fmt: str) -> list[str]:
-    if requested is None:
-        return FIELDS if fmt in ("json", "ndjson") else TABLE_COLUMNS if fmt == "table" else DEFAULT_COLUMNS
-    columns = [c.strip() for c in requested.split(",") if c.strip()]
-    unknown = [c for c in columns if c not in FIELDS]
-    if unknown or not columns:
-        raise typer.BadParameter(
-            f"unknown column {', '.join(unknown) or '(none given)'}; valid: {','.join(FIELDS)}", param_hint="--columns"
-        )
-    return columns
+    """--columns, else every field in json, the table's columns in a table, the default ones in csv/tsv."""
+    from supportctl.services.tickets import columns
+
+    default = {"json": columns.LIST_COLUMNS, "ndjson": columns.LIST_COLUMNS, "table": columns.TABLE_COLUMNS}
+    return columns.pick(requested, columns.LIST_COLUMNS, default.get(fmt, columns.DEFAULT_COLUMNS))
 
 
 def compact_sla(row: dict) -> dict:
@@ -62,7 +54,6 @@ def compact_sla(row: dict) -> dict:
     return row
 
 
-@app.command("create")
 def create(
     ctx: typer.Context,
     title: Annotated[str, typer.Option("--title", help="One line saying what is wrong.")],
@@ -71,7 +62,7 @@ def create(
     description_file: Annotated[
         str | None, typer.Option("--description-file", help="Read the description from FILE, or stdin with -.")
     ] = None,
-    priority: Annotated[str, typer.Option("--priority", help="low, medium, high or critical.")] = "medium",
+    priority: PriorityChoice = Priority.MEDIUM,
     category: Annotated[str | None, typer.Option("--category", help="Free-form category, e.g. billing.")] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="A tag; repeat for several.")] = None,
     external_id: Annotated[
@@ -83,7 +74,7 @@ def create(
     auto_assign: Annotated[
         bool, typer.Option("--auto-assign", help="Assign it to whoever's turn it is (round-robin) at once.")
     ] = False,
-    fmt: Annotated[str | None, FormatOption] = None,
+    fmt: FormatOption = None,
 ) -> None:
     """Open a ticket and print its id (the whole ticket with --format json).
 
@@ -92,7 +83,7 @@ def create(
 
     Example: supportctl ticket create --title "Cannot log in" --customer ana@example.com --priority high --tag login
     """
-    from supportctl.services import tickets
+    from supportctl.services.tickets import changes
 
     if assign is not None and auto_assign:
         raise InvalidInput("give --assign EMAIL or --auto-assign, not both")
@@ -100,15 +91,15 @@ def create(
     text = read_text(description, description_file, "description") or ""
     assigned_to = None
     with app_ctx.transaction() as session:
-        created = tickets.create(
+        created = changes.create(
             session, app_ctx.now, app_ctx.actor, title=title, customer_email=customer, description=text,
             priority=priority, category=category, tag_list=tag or [], external_id=external_id,
         )
         view = created.ticket
         if assign is not None or auto_assign:
-            from supportctl.services import assignment
+            from supportctl.services.assignment import manual
 
-            view, done, notes = assignment.assign_new(session, app_ctx.now, app_ctx.actor, view.id, to=assign)
+            view, done, notes = manual.assign_new(session, app_ctx.now, app_ctx.actor, view.id, to=assign)
             assigned_to = [f"assigned to {done.assignee_email}", *notes]
     if created.new_customer:
         note(f"created customer {created.new_customer}")
@@ -121,62 +112,51 @@ def create(
         write_rows([view.row()], pick_columns(None, f), f)
 
 
-@app.command("list")
+@with_ticket_filters
 def list_(
     ctx: typer.Context,
-    status: filters.StatusOption = None,
-    priority: filters.PriorityOption = None,
-    assignee: filters.AssigneeOption = None,
-    unassigned: filters.UnassignedOption = False,
-    customer: filters.CustomerOption = None,
-    category: filters.CategoryOption = None,
-    tag: filters.TagOption = None,
-    escalated: filters.EscalatedOption = False,
-    breached: filters.BreachedOption = False,
-    search: filters.SearchOption = None,
-    created_since: filters.CreatedSinceOption = None,
-    updated_since: filters.UpdatedSinceOption = None,
     sort: Annotated[str, typer.Option("--sort", help="id, created_at, updated_at, priority, status, response_due_at or resolution_due_at; prefix - for descending.")] = "-created_at",
     limit: Annotated[int, typer.Option("--limit", help="At most this many; 0 for all.")] = 50,
     columns: Annotated[str | None, typer.Option("--columns", help="Comma-separated fields to show.")] = None,
-    fmt: Annotated[str | None, FormatOption] = None,
-    raw: Annotated[bool, RawOption] = False,
+    fmt: FormatOption = None,
+    raw: RawOption = False,
+    *,
+    filters: TicketFilter,
 ) -> None:
     """List tickets, newest first.
 
+    With SUPPORTCTL_READ_DATABASE_URL set, it reads from that server (e.g. a replica).
+
     Example: supportctl ticket list --status open --priority high --priority critical --unassigned
     """
-    from supportctl.services import ticket_queries
+    from supportctl.services.tickets import queries
 
     app_ctx = app_context(ctx)
-    chosen_filter = filters.ticket_filter(
-        status=status, priority=priority, assignee=assignee, unassigned=unassigned, customer=customer,
-        category=category, tag=tag, escalated=escalated, breached=breached, search=search,
-        created_since=created_since, updated_since=updated_since,
-    )
     f = choose_format(fmt)
     chosen = pick_columns(columns, f)
     with app_ctx.read_transaction() as session:
-        views, total = ticket_queries.list_tickets(session, chosen_filter, app_ctx.now, sort=sort, limit=limit)
+        views, total = queries.list_tickets(session, filters, app_ctx.now, sort=sort, limit=limit)
     rows = [v.row() for v in views]
     write_rows([compact_sla(r) for r in rows] if f == "table" else rows, chosen, f, raw=raw)
     if total > len(views):
-        of = f"more than {ticket_queries.COUNT_CAP:,}" if total > ticket_queries.COUNT_CAP else total
+        of = f"more than {queries.COUNT_CAP:,}" if total > queries.COUNT_CAP else total
         note(f"showing {len(views)} of {of} (--limit 0 for all)")
 
 
-@app.command("show")
 def show(
     ctx: typer.Context,
-    ticket_id: Annotated[int, IdArgument],
-    fmt: Annotated[str | None, FormatOption] = None,
+    ticket_id: IdArgument,
+    fmt: FormatOption = None,
 ) -> None:
-    """Show every field of a ticket, its SLA state, comments and history."""
-    from supportctl.services import ticket_queries
+    """Show every field of a ticket, its SLA state, comments and history.
+
+    With SUPPORTCTL_READ_DATABASE_URL set, it reads from that server (e.g. a replica).
+    """
+    from supportctl.services.tickets import queries
 
     app_ctx = app_context(ctx)
     with app_ctx.read_transaction() as session:
-        detail = ticket_queries.show(session, ticket_id, app_ctx.now)
+        detail = queries.show(session, ticket_id, app_ctx.now)
     f = choose_format(fmt)
     row = detail.row()
     if f in ("json", "ndjson"):
@@ -196,17 +176,16 @@ def show(
         write_rows(history, ["at", "actor", "kind", "from", "to"], f)
 
 
-@app.command("update")
 def update(
     ctx: typer.Context,
-    ticket_id: Annotated[int, IdArgument],
-    status: Annotated[str | None, typer.Option("--status", help="New status; only the moves of the lifecycle are allowed.")] = None,
-    priority: Annotated[str | None, typer.Option("--priority", help="low, medium, high or critical (due dates follow).")] = None,
+    ticket_id: IdArgument,
+    status: NewStatusOption = None,
+    priority: NewPriorityOption = None,
     title: Annotated[str | None, typer.Option("--title", help="New title.")] = None,
     category: Annotated[str | None, typer.Option("--category", help="New category; empty to clear.")] = None,
     add_tag: Annotated[list[str] | None, typer.Option("--add-tag", help="Add a tag; repeatable.")] = None,
     remove_tag: Annotated[list[str] | None, typer.Option("--remove-tag", help="Remove a tag; repeatable.")] = None,
-    fmt: Annotated[str | None, FormatOption] = None,
+    fmt: FormatOption = None,
 ) -> None:
     """Change a ticket's status, priority, title, category or tags; each change is recorded.
 
@@ -215,11 +194,11 @@ def update(
 
     Example: supportctl ticket update 42 --status pending --add-tag waiting-on-customer
     """
-    from supportctl.services import tickets
+    from supportctl.services.tickets import changes
 
     app_ctx = app_context(ctx)
     with app_ctx.transaction() as session:
-        view, notes = tickets.update(
+        view, notes = changes.update(
             session, app_ctx.now, app_ctx.actor, ticket_id, status=status, priority=priority, title=title,
             category=category, add_tags=add_tag or [], remove_tags=remove_tag or [],
         )
@@ -230,10 +209,9 @@ def update(
         write_rows([view.row()], pick_columns(None, f), f)
 
 
-@app.command("comment")
 def comment(
     ctx: typer.Context,
-    ticket_id: Annotated[int, IdArgument],
+    ticket_id: IdArgument,
     body: Annotated[str | None, typer.Option("--body", help="The comment text.")] = None,
     body_file: Annotated[str | None, typer.Option("--body-file", help="Read the text from FILE, or stdin with -.")] = None,
     author: Annotated[str | None, typer.Option("--author", help="Agent or customer email. Default: the actor, if it is one.")] = None,
@@ -243,12 +221,12 @@ def comment(
 
     Example: supportctl ticket comment 42 --author bo@example.com --body "Reset your password from the link."
     """
-    from supportctl.services import tickets
+    from supportctl.services.tickets import changes
 
     app_ctx = app_context(ctx)
     text = read_text(body, body_file, "body")
     if text is None:
         raise InvalidInput("give --body TEXT or --body-file FILE (- for stdin)")
     with app_ctx.transaction() as session:
-        view = tickets.comment(session, app_ctx.now, app_ctx.actor, ticket_id, body=text, author=author, internal=internal)
+        view = changes.comment(session, app_ctx.now, app_ctx.actor, ticket_id, body=text, author=author, internal=internal)
     typer.echo(view.id)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from supportctl.constants import EnvVars
 from supportctl.errors import DatabaseUnavailable
 
 SUPERUSER = DATABASE = "supportctl"
@@ -89,8 +90,8 @@ def runnable_bin_dir(account: "ServerAccount", cache_parent: Path) -> Path:
 
 def default_data_dir() -> Path:
     """$SUPPORTCTL_DATA_DIR; else /var/lib/supportctl as root; else the XDG data directory."""
-    if os.environ.get("SUPPORTCTL_DATA_DIR"):
-        return Path(os.environ["SUPPORTCTL_DATA_DIR"]).expanduser()
+    if os.environ.get(EnvVars.DATA_DIR):
+        return Path(os.environ[EnvVars.DATA_DIR]).expanduser()
     if os.geteuid() == 0:  # not under root's home: it is 0700 and nobody could not reach it
         return Path("/var/lib/supportctl")
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")

@@ -49,7 +49,7 @@ def sqlstate(exc: DBAPIError) -> str | None:
 
 
 def translate(exc: DBAPIError, shown_url: str) -> errors.SupportctlError:
-    """Map a driver error to the exit codes of PRODUCT.md §8, with a one-line message."""
+    """Map a driver error to supportctl's exit codes (docs/output.md), with a one-line message."""
     code = sqlstate(exc)
     detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
     if code == _PERMISSION_DENIED:

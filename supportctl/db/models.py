@@ -1,4 +1,4 @@
-"""Typed SQLAlchemy models for every entity of PRODUCT.md §2, plus SLA policy and calendar.
+"""Typed SQLAlchemy models for every entity (docs/output.md lists their fields), plus SLA policy and calendar.
 
 The Alembic migrations are the source of truth for the schema; a test checks that
 these models and the migrations agree (autogenerate finds nothing to do).
@@ -31,14 +31,14 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from supportctl.db.base import Base
-from supportctl.domain.enums import EventKind, Priority, Role, Status, Tier, sql_in
+from supportctl.domain.enums import EventKind, NotificationStatus, Priority, Role, Status, Tier, sql_in
 
 # Strictly increasing across processes and hosts; every assignment takes the next value.
 ASSIGNMENT_SEQ = Sequence("agent_assignment_seq", metadata=Base.metadata)
 
 
 def _ts(nullable: bool = True, **kw: Any) -> Any:
-    """A timestamptz column: every time is stored with its zone (PRODUCT.md §2)."""
+    """A timestamptz column: every time is stored with its zone."""
     return mapped_column(DateTime(timezone=True), nullable=nullable, **kw)
 
 
@@ -206,7 +206,7 @@ class Notification(Base):
 
     __tablename__ = "notifications"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+        CheckConstraint(sql_in("status", NotificationStatus), name="status"),
         CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
         # The sender's claim: pending rows whose time has come, oldest first.
         Index(

@@ -19,6 +19,8 @@ from itertools import groupby
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from supportctl.domain.timestamps import as_utc
+
 __all__ = ["BusinessCalendar", "DAY_NAMES"]
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -218,15 +220,6 @@ class BusinessCalendar:
                     running = e
             yield day, out
             day += _ONE_DAY
-
-
-def as_utc(value: datetime, name: str) -> datetime:
-    """An aware datetime in UTC; naive or non-datetime input is a ValueError naming `name`."""
-    if not isinstance(value, datetime):
-        raise ValueError(f"{name} must be a datetime")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware")
-    return value.astimezone(UTC)
 
 
 def _check_day(name: str, ranges: Iterable[Range]) -> tuple[Range, ...]:

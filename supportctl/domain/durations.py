@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-__all__ = ["parse_duration", "format_duration"]
+__all__ = ["parse_duration", "format_duration", "format_target"]
 
 # Compact form: units largest-first, each at most once. The regex's fixed order
 # is what enforces "largest-first, at most once"; `1h2h` or `30m1h` don't match.
@@ -109,3 +109,15 @@ def format_duration(td: timedelta) -> str:
         if count:
             out.append(f"{count}{unit}")
     return "".join(out)
+
+
+def format_target(td: timedelta) -> str:
+    """``24h``, ``72h``, ``1h30m``: like format_duration, but hours are never folded into days.
+
+    An SLA target of "1d" of business time reads like one business day when it means 24
+    open hours, so targets and the business time counted against them are shown in hours.
+    """
+    seconds = int(td.total_seconds())
+    hours, rest = divmod(abs(seconds), 3600)
+    text = (f"{hours}h" if hours else "") + (format_duration(timedelta(seconds=rest)) if rest else "")
+    return ("-" if seconds < 0 else "") + (text or "0m")

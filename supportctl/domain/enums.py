@@ -1,4 +1,5 @@
-"""The closed vocabularies of PRODUCT.md §2. Their values are API: add, never rename."""
+"""The closed vocabularies: stored in the database, typed on the command line, written in
+output. Their values are API (docs/output.md): add, never rename."""
 
 from enum import StrEnum
 
@@ -45,6 +46,34 @@ class Tier(StrEnum):
     BASIC = "basic"
     PREMIUM = "premium"
     ENTERPRISE = "enterprise"
+
+
+class Metric(StrEnum):
+    """The SLA clocks of a ticket (docs/sla.md)."""
+
+    RESPONSE = "response"
+    RESOLUTION = "resolution"
+
+
+class Strategy(StrEnum):
+    """How automatic assignment picks the agent whose turn it is (docs/workflow.md)."""
+
+    ROUND_ROBIN = "round-robin"
+    LEAST_LOADED = "least-loaded"
+    BY_PRIORITY = "by-priority"
+
+
+class NotificationStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Channel(StrEnum):
+    """How `notify send` delivers."""
+
+    SMTP = "smtp"
+    WEBHOOK = "webhook"
 
 
 class EventKind(StrEnum):

@@ -9,10 +9,11 @@ nothing here reads the clock, so due dates are reproducible in tests and in
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
-from supportctl.domain.calendar import DAY_NAMES, BusinessCalendar, as_utc
-from supportctl.domain.durations import format_duration
+from supportctl.domain.calendar import DAY_NAMES, BusinessCalendar
+from supportctl.domain.durations import format_duration, format_target
+from supportctl.domain.timestamps import as_utc, iso_z
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -100,7 +101,7 @@ def explain_due(
     """
     due = add_target(start, target, calendar)
     if calendar is None:
-        return [f"created {_iso(start)} + {format_duration(target)} (24x7) = {_iso(due)}"]
+        return [f"created {iso_z(start)} + {format_duration(target)} (24x7) = {iso_z(due)}"]
 
     zone, tz = calendar.zone, calendar.timezone
     local_start = start.astimezone(zone)
@@ -110,7 +111,7 @@ def explain_due(
 
     lines = [
         f"created {_day(local_start.date())} {_hm(local_start)} {tz}"
-        f" + {_hours(target)} of business hours ({calendar.hours_text})"
+        f" + {format_target(target)} of business hours ({calendar.hours_text})"
     ]
     counted = timedelta(0)
     day = local_start.date()
@@ -124,8 +125,8 @@ def explain_due(
             shown = ", ".join(
                 f"{_hm(s.astimezone(zone), day)}–{_hm(e.astimezone(zone), day)}" for s, e in spans
             )
-            total = f"{_hours(counted)} of {_hours(target)}"
-            line = f"{label} {shown}: {_hours(today)} counted ({total})"
+            total = f"{format_target(counted)} of {format_target(target)}"
+            line = f"{label} {shown}: {format_target(today)} counted ({total})"
             if day == last_day:
                 line += f" → due {_hm(due.astimezone(zone), day)}"
             lines.append(line)
@@ -139,20 +140,8 @@ def explain_due(
             lines.append(f"{label}: no open time counted")
         day += timedelta(days=1)
     local_due = due.astimezone(zone)
-    lines.append(f"due {_day(local_due.date())} {_hm(local_due)} {tz} = {_iso(due)}")
+    lines.append(f"due {_day(local_due.date())} {_hm(local_due)} {tz} = {iso_z(due)}")
     return lines
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _hours(td: timedelta) -> str:
-    """Like format_duration but never in days: "1d" of business time reads
-    like one business day, when it is 24 open hours."""
-    hours, rest = divmod(td.days * 86400 + td.seconds, 3600)
-    tail = format_duration(timedelta(seconds=rest)) if rest else ""
-    return f"{hours}h{tail}" if hours else (tail or "0m")
 
 
 def _day(value: date) -> str:

@@ -11,7 +11,7 @@ E = TypeVar("E", bound=StrEnum)
 
 
 def email(text: str, what: str = "email") -> str:
-    """A syntactically valid address, lower-cased (PRODUCT.md §2). No DNS look-up."""
+    """A syntactically valid address, lower-cased. No DNS look-up."""
     # Imported here: its regular expressions cost 13 ms of every start-up, most of which
     # never check an address.
     from email_validator import EmailNotValidError, validate_email

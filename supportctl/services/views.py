@@ -1,4 +1,4 @@
-"""Pydantic views: what services return and the CLI prints. Field names are API (PRODUCT.md §7)."""
+"""Pydantic views: what services return and the CLI prints. Field names are API (docs/output.md)."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ class SlaView(View):
 
 
 class TicketView(View):
-    """A ticket as scripts see it: the field names of PRODUCT.md §2 and §7."""
+    """A ticket as scripts see it: the field names of docs/output.md, "Ticket fields"."""
 
     id: int
     external_id: str | None

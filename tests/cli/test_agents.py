@@ -40,7 +40,7 @@ def test_agent_capacity_below_one_exits_2_and_changes_nothing(cli):
 def test_unknown_role_exits_2(cli):
     result = cli("agent add bo@example.com --name Bo --role boss")
     assert result.exit_code == 2
-    assert "not one of agent, senior, lead" in result.stderr
+    assert "'boss' is not one of 'agent', 'senior', 'lead'" in result.stderr
 
 
 def test_duplicate_agent_exits_4_and_unknown_agent_exits_3(cli):

@@ -139,7 +139,7 @@ def test_assigning_to_an_unknown_agent_exits_3_and_changes_nothing(cli, three_ag
         ("--to ana@support.example --auto", "not both"),
         ("", "--to EMAIL, or --auto"),
         ("--to ana@support.example --strategy by-priority", "--strategy goes with --auto"),
-        ("--auto --strategy fastest", "not one of round-robin, least-loaded, by-priority"),
+        ("--auto --strategy fastest", "'fastest' is not one of 'round-robin', 'least-loaded', 'by-priority'"),
         ("--to not-an-email", "not a valid email address"),
     ],
 )
@@ -387,7 +387,7 @@ def test_queue_assign_limit_looks_at_most_at_n_tickets(cli, three_agents):
     assert cli("queue assign --limit 0").exit_code == 2
     result = cli("queue assign --strategy fastest")
     assert result.exit_code == 2
-    assert "not one of round-robin, least-loaded, by-priority" in result.stderr
+    assert "'fastest' is not one of 'round-robin', 'least-loaded', 'by-priority'" in result.stderr
 
 
 def test_queue_assign_help_says_how_it_batches_and_its_exit_codes(cli):

@@ -40,7 +40,7 @@ def test_piped_customer_list_is_tab_separated_with_a_header(cli):
     "args, message",
     [
         ("customer add not-an-email --name X", "not a valid email"),
-        ("customer add ana@example.com --name X --tier gold", "not one of free, basic, premium, enterprise"),
+        ("customer add ana@example.com --name X --tier gold", "'gold' is not one of 'free', 'basic', 'premium', 'enterprise'"),
         ("customer add ana@example.com --name '  '", "name must not be empty"),
     ],
 )

@@ -124,8 +124,8 @@ def test_an_empty_export_is_the_header_alone(cli):
     [
         ("--columns id,nope", 2, "unknown column nope; valid: " + ALL_COLUMNS),
         ("--columns sla", 2, "unknown column sla"),
-        ("--format json", 2, "'json' is not one of csv, ndjson"),
-        ("--status nope", 2, "--status: 'nope' is not one of"),
+        ("--format json", 2, "'json' is not one of 'csv', 'ndjson'"),
+        ("--status nope", 2, "Invalid value for '--status': 'nope' is not one of"),
         ("--assignee nobody@example.com", 3, "no agent with email nobody@example.com"),
         ("--updated-since yesterday", 2, "--updated-since: 'yesterday' is not an ISO 8601 timestamp"),
     ],

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.orm import Session
 
-from supportctl.services import escalation
+from supportctl.services.escalation import queue as escalation
 from tests.factories import days_ago, insert_tickets
 
 NOW = "2026-11-23T10:00:00Z"
@@ -173,7 +173,7 @@ def test_notify_list_filters_by_status_and_refuses_an_unknown_one(cli):
     assert outbox(cli, "--status", "sent") == []
     result = run(cli, "notify list --status lost --format json", code=2)
     assert result.stdout == ""
-    assert "pending, sent, failed" in result.stderr
+    assert "'lost' is not one of 'pending', 'sent', 'failed'" in result.stderr
 
 
 def test_send_without_smtp_or_webhook_configured_exits_2_and_says_what_to_set(cli):

@@ -185,9 +185,9 @@ def test_list_is_newest_first_and_says_when_the_limit_cuts_it(cli):
 def test_list_counts_matches_only_up_to_the_cap(cli, monkeypatch):
     for minute in range(5):
         create(cli, now=f"2026-11-23T10:0{minute}:00Z")
-    monkeypatch.setattr("supportctl.services.ticket_queries.COUNT_CAP", 4)
+    monkeypatch.setattr("supportctl.services.tickets.queries.COUNT_CAP", 4)
     assert "showing 2 of more than 4 (--limit 0 for all)" in cli("ticket list --limit 2 -f json").stderr
-    monkeypatch.setattr("supportctl.services.ticket_queries.COUNT_CAP", 5)
+    monkeypatch.setattr("supportctl.services.tickets.queries.COUNT_CAP", 5)
     assert "showing 2 of 5 (--limit 0 for all)" in cli("ticket list --limit 2 -f json").stderr
 
 

@@ -13,8 +13,8 @@ from sqlalchemy import create_engine, text
 
 from supportctl.config import resolve
 from supportctl.db import migrate
-from supportctl.services import queue_assign
-from supportctl.services.session import Database
+from supportctl.services.assignment import queue as queue_assign
+from supportctl.db.database import Database
 from tests.factories import insert_tickets
 from tests.processes import run_at_once
 
@@ -73,7 +73,7 @@ def _queue_assign_in_small_batches(barrier, env: dict, batch_size: int, results)
     from typer.testing import CliRunner
 
     from supportctl.cli.app import app
-    from supportctl.services import queue_assign as service
+    from supportctl.services.assignment import queue as service
 
     service.BATCH_SIZE = batch_size  # so the runs claim turn about instead of one taking all 40
     runner = CliRunner()

@@ -24,8 +24,8 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from supportctl.services.escalation import BATCH_SIZE as ESCALATE_BATCH
-from supportctl.services.queue_assign import BATCH_SIZE as ASSIGN_BATCH
+from supportctl.services.escalation.queue import BATCH_SIZE as ESCALATE_BATCH
+from supportctl.services.assignment.queue import BATCH_SIZE as ASSIGN_BATCH
 from tests.conftest import NOW
 from tests.factories import days_ago, insert_tickets
 

@@ -8,6 +8,7 @@ stopping that would end every other test).
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -22,8 +23,9 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 
 from supportctl.config import resolve
-from supportctl.services import escalation, queue_assign
-from supportctl.services.session import Database
+from supportctl.services.assignment import queue as queue_assign
+from supportctl.services.escalation import queue as escalation
+from supportctl.db.database import Database
 from tests.conftest import NOW
 from tests.factories import days_ago, insert_tickets
 from tests.pgcluster import ThrowawayCluster, scratch_parent
@@ -148,7 +150,7 @@ def test_a_ticket_row_locked_elsewhere_is_skipped_and_escalated_by_the_next_run(
     assert first.stderr == "escalated 4 tickets (4 response)\n"
     second = cli("queue escalate --format json")
     assert second.stderr == "escalated 1 ticket (1 response)\n"
-    assert f'"id": {ids[0]}' in second.stdout
+    assert [row["id"] for row in json.loads(second.stdout)] == [ids[0]]
 
 
 def retryable(pgcode: str) -> OperationalError:
@@ -187,7 +189,7 @@ def test_queue_escalate_retries_a_batch_that_hit_a_serialization_failure_or_dead
 
 def test_the_retry_is_bounded_and_then_exits_6_with_nothing_changed(cli, engine, mocker):
     insert_tickets(engine, 5, days_ago(NOW, 3))
-    mocker.patch("supportctl.services.session.time.sleep")  # the back-off, not the behaviour
+    mocker.patch("supportctl.db.database.time.sleep")  # the back-off, not the behaviour
     failing = mocker.patch.object(queue_assign, "assign_batch", side_effect=retryable("40P01"))
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO agents (email, name, created_at) VALUES ('bo@example.com', 'Bo', :t)"),

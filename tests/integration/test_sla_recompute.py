@@ -10,7 +10,8 @@ from sqlalchemy import select, text
 from supportctl.db.models import Ticket
 from supportctl.domain.calendar import BusinessCalendar
 from supportctl.domain.sla import DEFAULT_POLICY, due_dates
-from supportctl.services import breaches, sla_admin
+from supportctl.services.sla import breaches, recompute
+from supportctl.services.sla import changes as sla_admin
 from tests.factories import insert_tickets
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
@@ -45,7 +46,7 @@ def test_calendar_recompute_walks_batches_and_matches_the_rule_for_every_unresol
     engine, session, monkeypatch
 ):
     seed(engine)
-    monkeypatch.setattr(sla_admin, "BATCH_SIZE", 7)  # many batches through the one cursor
+    monkeypatch.setattr(recompute, "BATCH_SIZE", 7)  # many batches through the one cursor
     before = snapshot(session)
     _, done = sla_admin.calendar_set(session, NOW, timezone="Europe/Berlin", hours="mon-fri 09:00-17:00",
                                      holidays=["2026-11-26"])

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from supportctl.domain.calendar import BusinessCalendar
 from supportctl.domain.durations import parse_duration
+from supportctl.domain.timestamps import iso_z
 from supportctl.domain.sla import (
     DEFAULT_POLICY,
     add_target,
@@ -182,4 +183,4 @@ def test_explanation_writes_a_range_ending_at_midnight_as_24_00():
 def test_explanation_always_ends_at_the_computed_due_time(start, target_text, calendar):
     target = parse_duration(target_text)
     due = add_target(start, target, calendar)
-    assert explain_due(start, target, calendar)[-1].endswith(due.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    assert explain_due(start, target, calendar)[-1].endswith(iso_z(due))

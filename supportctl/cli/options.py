@@ -1,0 +1,148 @@
+"""Options shared by several commands, declared once: output formats, --raw, the choices,
+and the ticket filters of `ticket list` and `ticket export`.
+
+Every closed choice is an Enum, so the parser refuses a bad value (exit 2) before a
+command runs, and `--help` lists the values. Only Typer and the domain's enums are
+imported here, so `supportctl --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from supportctl.domain.enums import Channel, Metric, NotificationStatus, Priority, Role, Status, Strategy, Tier
+
+if TYPE_CHECKING:
+    from supportctl.services.tickets.queries import TicketFilter
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    TSV = "tsv"
+    CSV = "csv"
+    JSON = "json"
+    NDJSON = "ndjson"
+
+
+class ExportFormat(StrEnum):
+    CSV = "csv"
+    NDJSON = "ndjson"
+
+
+class TextFormat(StrEnum):
+    """`sla explain`: lines for a person, or the view for a script."""
+
+    TEXT = "text"
+    JSON = "json"
+    NDJSON = "ndjson"
+
+
+FormatOption = Annotated[
+    OutputFormat | None,
+    typer.Option("--format", "-f", help="Default: table on a terminal, tsv when piped.", show_default=False),
+]
+RawOption = Annotated[
+    bool, typer.Option("--raw", help="Write csv/tsv cells verbatim, without the spreadsheet formula guard.")
+]
+IdArgument = Annotated[int, typer.Argument(help="The ticket's id.", min=1, metavar="ID", show_default=False)]
+PriorityArgument = Annotated[Priority, typer.Argument(metavar="PRIORITY", help="The priority.", show_default=False)]
+
+PriorityChoice = Annotated[Priority, typer.Option("--priority", help="The ticket's priority.")]
+NewPriorityOption = Annotated[
+    Priority | None, typer.Option("--priority", help="New priority (due dates follow).", show_default=False)
+]
+NewStatusOption = Annotated[
+    Status | None, typer.Option("--status", help="New status; only the moves of the lifecycle.", show_default=False)
+]
+PrioritiesOption = Annotated[list[Priority] | None, typer.Option("--priority", help="Repeatable.", show_default=False)]
+MetricOption = Annotated[
+    Metric | None, typer.Option("--metric", help="Only this SLA metric.", show_default=False)
+]
+StrategyOption = Annotated[
+    Strategy | None,
+    typer.Option(
+        "--strategy",
+        help="round-robin (default: whoever was assigned least recently), least-loaded (fewest open "
+        "tickets), or by-priority (critical tickets to seniors only).",
+        show_default=False,
+    ),
+]
+RoleOption = Annotated[Role, typer.Option("--role", help="Leads are never auto-assigned.")]
+NewRoleOption = Annotated[Role | None, typer.Option("--role", help="New role.", show_default=False)]
+TierOption = Annotated[Tier, typer.Option("--tier", help="The customer's tier.")]
+NewTierOption = Annotated[Tier | None, typer.Option("--tier", help="New tier.", show_default=False)]
+NotificationStatusOption = Annotated[
+    NotificationStatus | None, typer.Option("--status", help="Only notifications in this state.", show_default=False)
+]
+ChannelOption = Annotated[
+    Channel | None, typer.Option("--via", help="Which to use when both are configured.", show_default=False)
+]
+
+# The ticket filters: name -> (annotation, default). `with_ticket_filters` adds them to a
+# command's signature and hands the command one TicketFilter built from them.
+_FILTERS: dict[str, tuple[Any, Any]] = {
+    "status": (Annotated[list[Status] | None, typer.Option("--status", help="Repeatable.", show_default=False)], None),
+    "priority": (PrioritiesOption, None),
+    "assignee": (Annotated[str | None, typer.Option("--assignee", metavar="EMAIL", help="Assigned to this agent.")],
+                 None),
+    "unassigned": (Annotated[bool, typer.Option("--unassigned", help="Only tickets nobody has.")], False),
+    "customer": (Annotated[str | None, typer.Option("--customer", metavar="EMAIL", help="For this customer.")], None),
+    "category": (Annotated[str | None, typer.Option("--category", help="In this category.")], None),
+    "tag": (Annotated[str | None, typer.Option("--tag", help="Carrying this tag.")], None),
+    "escalated": (Annotated[bool, typer.Option("--escalated", help="Only escalated tickets.")], False),
+    "breached": (Annotated[bool, typer.Option("--breached", help="Only tickets breaching an SLA now.")], False),
+    "search": (Annotated[str | None, typer.Option("--search", help="Full-text search of title and description.")],
+               None),
+    "created_since": (Annotated[str | None, typer.Option(
+        "--created-since", metavar="TIMESTAMP", help="Created at or after this ISO 8601 time.")], None),
+    "updated_since": (Annotated[str | None, typer.Option(
+        "--updated-since", metavar="TIMESTAMP", help="Changed at or after this ISO 8601 time.")], None),
+}
+
+
+def _ticket_filter(values: dict[str, Any]) -> TicketFilter:
+    from supportctl.config import parse_timestamp
+    from supportctl.services.tickets.queries import TicketFilter
+
+    def since(name: str):
+        text = values[name]
+        return parse_timestamp(text, "--" + name.replace("_", "-")) if text else None
+
+    return TicketFilter(
+        statuses=tuple(values["status"] or ()), priorities=tuple(values["priority"] or ()),
+        assignee=values["assignee"], unassigned=values["unassigned"], customer=values["customer"],
+        category=values["category"], tag=values["tag"], escalated=True if values["escalated"] else None,
+        breached=values["breached"], search=values["search"],
+        created_since=since("created_since"), updated_since=since("updated_since"),
+    )
+
+
+def with_ticket_filters(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the ticket filter options; it receives them as one `filters` argument.
+
+    The options are declared once (above) and appear in each such command's --help after
+    its own options; the command's own signature names only `filters: TicketFilter`.
+    """
+    signature = inspect.signature(command)
+    # Typer needs real annotations; a module with `from __future__ import annotations` has
+    # strings, evaluated here as typing.get_type_hints would (`filters` is dropped unread).
+    own = [p.replace(annotation=eval(p.annotation, command.__globals__) if isinstance(p.annotation, str)
+                     else p.annotation)
+           for name, p in signature.parameters.items() if name != "filters"]
+    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+             for name, (annotation, default) in _FILTERS.items()]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name in _FILTERS}
+        return command(*args, filters=_ticket_filter(values), **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in own + added}
+    return wrapper

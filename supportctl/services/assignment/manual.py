@@ -1,0 +1,99 @@
+"""`ticket assign` and `ticket unassign`: to a named agent, or to whoever's turn it is.
+
+Automatic choice and its locks are assignment/pool.py's; the rules are docs/workflow.md's.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from supportctl.db.database import set_cron_timeouts
+from supportctl.db.models import Ticket
+from supportctl.domain.assignment import NoEligibleAgent
+from supportctl.domain.enums import EventKind, Status, Strategy
+from supportctl.errors import Refused
+from supportctl.services import lookup, validation
+from supportctl.services.assignment.pool import Assignment, give, lock_pool, next_seqs
+from supportctl.services.people.agents import open_load
+from supportctl.services.sla.policy import Policy
+from supportctl.services.tickets import history
+from supportctl.services.tickets.views import ticket_view
+from supportctl.services.views import TicketView
+
+
+def _assignable(session: Session, ticket_id: int) -> Ticket:
+    set_cron_timeouts(session)  # a stuck lock ends in exit 6, not a hang
+    ticket = lookup.ticket(session, ticket_id, lock=True)
+    if Status(ticket.status).is_done:
+        raise Refused(f"ticket {ticket.id} is {ticket.status}; reopen it before assigning")
+    return ticket
+
+
+def _unchanged(ticket: Ticket, strategy: Strategy | None) -> Assignment:
+    email = ticket.assignee.email if ticket.assignee else None
+    return Assignment(id=ticket.id, title=ticket.title, priority=ticket.priority, assignee_email=email,
+                      previous_assignee_email=email, strategy=strategy.value if strategy else None)
+
+
+def assign_to(session: Session, now: datetime, actor: str, ticket_id: int, email: str) -> tuple[Assignment, list[str]]:
+    """`ticket assign ID --to EMAIL`: any active agent, leads too; capacity only warns."""
+    address = validation.email(email, "--to")
+    ticket = _assignable(session, ticket_id)
+    agent = lookup.agent(session, address, lock=True)
+    if not agent.active:
+        raise Refused(f"agent {agent.email} is inactive", hint=f"`supportctl agent update {agent.email} --active` first")
+    if ticket.assignee_id == agent.id:
+        return _unchanged(ticket, None), [f"ticket {ticket.id} is already assigned to {agent.email}"]
+    notes = []
+    load = open_load(session, [agent.id]).get(agent.id, 0)
+    if agent.capacity is not None and load >= agent.capacity:
+        notes.append(f"{agent.email} now has {load + 1} open tickets, over their capacity of {agent.capacity}")
+    previous = ticket.assignee.email if ticket.assignee else None
+    done = give(session, ticket, agent, now, actor, seq=next_seqs(session, 1)[0], previous=previous)
+    session.flush()
+    return done, notes
+
+
+def assign_auto(session: Session, now: datetime, actor: str, ticket_id: int,
+                strategy: str = Strategy.ROUND_ROBIN.value) -> tuple[Assignment, list[str]]:
+    """`ticket assign ID --auto`: whoever's turn it is; an assigned ticket may change hands."""
+    chosen = validation.choice(Strategy, strategy, "--strategy")
+    ticket = _assignable(session, ticket_id)
+    try:
+        _, agent = lock_pool(session).choose(chosen, ticket.priority)
+    except NoEligibleAgent as exc:
+        raise NoEligibleAgent(f"cannot assign ticket {ticket.id}: {exc.message}", hint=exc.hint) from None
+    if ticket.assignee_id == agent.id:
+        return _unchanged(ticket, chosen), [f"ticket {ticket.id} stays with {agent.email}: it is their turn"]
+    previous = ticket.assignee.email if ticket.assignee else None
+    done = give(session, ticket, agent, now, actor, seq=next_seqs(session, 1)[0], previous=previous,
+                strategy=chosen)
+    session.flush()
+    return done, []
+
+
+def unassign(session: Session, now: datetime, actor: str, ticket_id: int) -> tuple[Assignment, list[str]]:
+    ticket = lookup.ticket(session, ticket_id, lock=True)
+    if ticket.status == Status.CLOSED.value:
+        raise Refused(f"ticket {ticket.id} is closed; closed tickets do not change")
+    if ticket.assignee is None:
+        return _unchanged(ticket, None), [f"ticket {ticket.id} is not assigned"]
+    previous = ticket.assignee.email
+    ticket.assignee = None
+    history.record(session, ticket, now, actor, EventKind.UNASSIGNED, {"assignee_email": previous},
+                  {"assignee_email": None})
+    session.flush()
+    return Assignment(id=ticket.id, title=ticket.title, priority=ticket.priority, assignee_email=None,
+                      previous_assignee_email=previous, strategy=None), []
+
+
+def assign_new(session: Session, now: datetime, actor: str, ticket_id: int, *, to: str | None = None,
+               strategy: str | None = None) -> tuple[TicketView, Assignment, list[str]]:
+    """`ticket create --assign/--auto-assign`, in the create's transaction; returns the fresh ticket too."""
+    if to is not None:
+        done, notes = assign_to(session, now, actor, ticket_id, to)
+    else:
+        done, notes = assign_auto(session, now, actor, ticket_id, strategy or Strategy.ROUND_ROBIN.value)
+    return ticket_view(lookup.ticket(session, ticket_id), Policy.load(session), now), done, notes

@@ -1,0 +1,151 @@
+"""`queue assign`: the cron run that gives every unassigned, unresolved ticket an agent.
+
+Order: highest priority first, then oldest. Work goes in batches, each its own short
+transaction: claim up to BATCH_SIZE tickets of one priority with ``FOR UPDATE SKIP
+LOCKED`` (concurrent runs split the queue and never wait on each other's tickets),
+lock the agent pool in id order (so the runs take turns choosing, and round-robin
+stays exact across processes and hosts), choose, write, commit. A crash or a lock
+timeout loses no finished batch and leaves no ticket half-assigned.
+
+Each priority is walked with a keyset cursor (created_at, id), so tickets nobody can
+take are looked at once per run, not claimed again batch after batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session, lazyload
+
+from supportctl.db.database import set_cron_timeouts
+from supportctl.db.models import Ticket
+from supportctl.domain.assignment import NoEligibleAgent
+from supportctl.domain.enums import Priority, Strategy
+from supportctl.domain.lifecycle import UNRESOLVED
+from supportctl.errors import SupportctlError
+from supportctl.services import validation
+from supportctl.services.assignment.pool import Assignment, give, lock_pool, next_seqs
+from supportctl.services.views import View
+
+BATCH_SIZE = 200
+HIGHEST_FIRST = [p.value for p in reversed(Priority)]
+
+
+class NotAssigned(View):
+    id: int
+    title: str
+    priority: str
+    reason: str
+
+
+@dataclass
+class Outcome:
+    assigned: list[Assignment] = field(default_factory=list)
+    not_assigned: list[NotAssigned] = field(default_factory=list)
+    # A batch that failed (e.g. a lock timeout) after earlier batches were committed.
+    error: SupportctlError | None = None
+
+    @property
+    def looked_at(self) -> int:
+        return len(self.assigned) + len(self.not_assigned)
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where the run is in the queue: a priority level and the last (created_at, id) seen in it."""
+
+    level: int = 0
+    after: tuple[datetime, int] | None = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    assigned: list[Assignment]
+    not_assigned: list[NotAssigned]
+    next: Position
+
+
+def claim(session: Session, priority: str, after: tuple[datetime, int] | None, size: int) -> list[Ticket]:
+    """Lock up to `size` unassigned unresolved tickets of one priority that no other run holds."""
+    query = (
+        select(Ticket)
+        .options(lazyload("*"))  # only the ticket row is needed, and only it is locked
+        .where(Ticket.assignee_id.is_(None), Ticket.status.in_(UNRESOLVED), Ticket.priority == priority)
+        .order_by(Ticket.created_at, Ticket.id)
+        .limit(size)
+        .with_for_update(of=Ticket, skip_locked=True)
+    )
+    if after is not None:
+        query = query.where(tuple_(Ticket.created_at, Ticket.id) > tuple_(*after))
+    return list(session.scalars(query))
+
+
+def assign_batch(session: Session, now: datetime, actor: str, strategy: Strategy, at: Position,
+                 size: int) -> Batch | None:
+    """One batch in the caller's transaction; None when the queue is done."""
+    set_cron_timeouts(session)
+    level, after = at.level, at.after
+    claimed: list[Ticket] = []
+    while level < len(HIGHEST_FIRST):
+        claimed = claim(session, HIGHEST_FIRST[level], after, size)
+        if claimed:
+            break
+        level, after = level + 1, None
+    if not claimed:
+        return None
+    pool = lock_pool(session)
+    seqs = iter(next_seqs(session, len(claimed)))
+    assigned, not_assigned = [], []
+    for ticket in claimed:
+        try:
+            candidate, agent = pool.choose(strategy, ticket.priority)
+        except NoEligibleAgent as exc:
+            not_assigned.append(NotAssigned(id=ticket.id, title=ticket.title, priority=ticket.priority,
+                                            reason=exc.message))
+            continue
+        seq = next(seqs)
+        assigned.append(give(session, ticket, agent, now, actor, seq=seq, previous=None, strategy=strategy))
+        pool.took(candidate, seq)
+    session.flush()
+    last = claimed[-1]
+    return Batch(assigned, not_assigned, Position(level, (last.created_at, last.id)))
+
+
+def run(database, now: datetime, actor: str, *, strategy: str = Strategy.ROUND_ROBIN.value,
+        limit: int | None = None, dry_run: bool = False, batch_size: int | None = None) -> Outcome:
+    """Batch after batch, each committed on its own, until the queue is done or `limit` tickets were looked at.
+
+    A dry run does the same work in one transaction and rolls it back, so it lists
+    exactly what a real run would do at this moment (sequence values it drew are
+    skipped, which is harmless: only their order matters).
+    """
+    chosen = validation.choice(Strategy, strategy, "--strategy")
+    batch_size = batch_size or BATCH_SIZE
+    outcome = Outcome()
+    at = Position()
+
+    def batch(session: Session) -> Batch | None:
+        size = batch_size if limit is None else min(batch_size, limit - outcome.looked_at)
+        return assign_batch(session, now, actor, chosen, at, size) if size > 0 else None
+
+    def keep(done: Batch) -> None:
+        nonlocal at
+        outcome.assigned.extend(done.assigned)
+        outcome.not_assigned.extend(done.not_assigned)
+        at = done.next
+
+    if dry_run:
+        with database.transaction(commit=False) as session:
+            while done := batch(session):
+                keep(done)
+        return outcome
+    try:
+        while done := database.run(batch):
+            keep(done)
+    except SupportctlError as exc:
+        if not outcome.looked_at:
+            raise
+        outcome.error = exc  # the finished batches stand; the caller reports them, then the error
+    return outcome

@@ -1,0 +1,105 @@
+"""Changing the SLA: targets per priority and the business-hours calendar (docs/sla.md).
+
+Each change takes the tickets lock first and recomputes the due dates of unresolved
+tickets in the same transaction (sla/recompute.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from supportctl.db.models import SlaCalendar, SlaPolicy
+from supportctl.domain.calendar import BusinessCalendar
+from supportctl.domain.durations import format_duration, format_target, parse_duration
+from supportctl.domain.enums import Priority
+from supportctl.errors import InvalidInput
+from supportctl.services import validation
+from supportctl.services.sla.policy import Policy, calendar_view
+from supportctl.services.sla.recompute import Recomputed, lock_tickets, recompute
+from supportctl.services.views import CalendarView, PolicyView
+
+MAX_TARGET = timedelta(days=366)
+
+
+def _policy_view(priority: str, response: timedelta, resolution: timedelta) -> PolicyView:
+    return PolicyView(
+        priority=priority,
+        response=format_target(response),
+        resolution=format_target(resolution),
+        response_seconds=int(response.total_seconds()),
+        resolution_seconds=int(resolution.total_seconds()),
+    )
+
+
+def policy_rows(session: Session) -> list[PolicyView]:
+    """The targets of every priority, highest priority first."""
+    targets = Policy.load(session).targets
+    return [_policy_view(p.value, *targets[p.value]) for p in reversed(Priority)]
+
+
+def _duration(text: str | None, flag: str) -> timedelta | None:
+    if text is None:
+        return None
+    try:
+        value = parse_duration(text)
+    except ValueError as exc:
+        raise InvalidInput(f"{flag}: {exc}") from None
+    if value > MAX_TARGET:  # a typo, and a walk of years of business days per ticket
+        raise InvalidInput(f"{flag}: an SLA target of {text!r} is too long (at most {format_duration(MAX_TARGET)})")
+    return value
+
+
+def set_targets(
+    session: Session, now: datetime, priority: str, *, response: str | None = None, resolution: str | None = None
+) -> tuple[PolicyView, PolicyView, Recomputed]:
+    """Change one priority's targets; returns (before, after, tickets recomputed)."""
+    level = validation.choice(Priority, priority, "priority").value
+    new_response, new_resolution = _duration(response, "--response"), _duration(resolution, "--resolution")
+    if new_response is None and new_resolution is None:
+        raise InvalidInput("give --response DURATION, --resolution DURATION or both (e.g. --response 4h)")
+    lock_tickets(session)
+    current = Policy.load(session)
+    old_response, old_resolution = current.targets[level]
+    after = (new_response or old_response, new_resolution or old_resolution)
+    row = {"priority": level, "response_seconds": int(after[0].total_seconds()),
+           "resolution_seconds": int(after[1].total_seconds()), "updated_at": now}
+    session.execute(
+        insert(SlaPolicy).values(row).on_conflict_do_update(index_elements=[SlaPolicy.priority], set_=row)
+    )
+    changed = Policy(targets={**current.targets, level: after}, calendar=current.calendar)
+    count = recompute(session, now, changed, priorities=[level])
+    return _policy_view(level, old_response, old_resolution), _policy_view(level, *after), count
+
+
+def calendar_show(session: Session) -> CalendarView:
+    return calendar_view(Policy.load(session).calendar)
+
+
+def calendar_set(
+    session: Session, now: datetime, *, timezone: str, hours: str, holidays: list[str] | tuple[str, ...] = ()
+) -> tuple[CalendarView, Recomputed]:
+    """Replace the calendar (zone, weekly hours, holidays); returns it and the tickets recomputed."""
+    try:
+        calendar = BusinessCalendar.parse(timezone, hours, holidays)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    view = calendar_view(calendar)
+    lock_tickets(session)
+    row = {"id": 1, "timezone": view.timezone, "hours": view.hours, "holidays": view.holidays, "updated_at": now}
+    session.execute(insert(SlaCalendar).values(row).on_conflict_do_update(index_elements=[SlaCalendar.id], set_=row))
+    current = Policy.load(session)
+    return view, recompute(session, now, Policy(targets=current.targets, calendar=calendar))
+
+
+def calendar_clear(session: Session, now: datetime) -> tuple[bool, Recomputed]:
+    """Back to 24x7; returns (whether a calendar was set, tickets recomputed)."""
+    lock_tickets(session)
+    removed = session.execute(delete(SlaCalendar).where(SlaCalendar.id == 1)).rowcount > 0
+    current = Policy.load(session)
+    return removed, recompute(session, now, Policy(targets=current.targets, calendar=None))
+
+

@@ -1,0 +1,246 @@
+"""Ticket changes: create, update (status lifecycle, priority, fields, tags), comment.
+
+Every change writes its event(s) in the caller's transaction, stamped with the
+command's `now` and actor. Input is validated before anything is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from supportctl.db.models import Comment, Ticket
+from supportctl.domain import lifecycle
+from supportctl.domain.enums import EventKind, Priority, Status
+from supportctl.errors import InvalidInput, NotFound, Refused
+from supportctl.services import lookup, validation
+from supportctl.services.notify import outbox
+from supportctl.services.people import customers
+from supportctl.services.sla.policy import Policy
+from supportctl.services.tickets import history
+from supportctl.services.tickets.views import comment_view, ticket_view
+from supportctl.services.views import CommentView, TicketView
+
+MAX_TAG_LENGTH = 64
+MAX_TITLE = 1000  # characters
+MAX_EXTERNAL_ID = 255  # characters; a unique btree key (PostgreSQL refuses keys over ~2.7 kB)
+
+
+@dataclass(frozen=True)
+class Created:
+    ticket: TicketView
+    new_customer: str | None  # the email of a customer created on the way
+
+
+def tags(values: list[str] | tuple[str, ...]) -> list[str]:
+    """Tags as stored: stripped, unique, in the order given. `;` joins them in CSV, so it is refused."""
+    result: list[str] = []
+    for raw in values:
+        tag = raw.strip()
+        if not tag or ";" in tag or len(tag) > MAX_TAG_LENGTH or "\x00" in tag:
+            raise InvalidInput(f"tag {raw!r} must be 1-{MAX_TAG_LENGTH} characters without ';'")
+        if tag not in result:
+            result.append(tag)
+    return result
+
+
+def title_text(text: str) -> str:
+    title = validation.non_empty(text, "title")
+    if len(title) > MAX_TITLE:
+        raise InvalidInput(f"title is {len(title):,} characters long; at most {MAX_TITLE:,}")
+    return title
+
+
+def description_text(text: str) -> str:
+    # No length limit of our own: the database refuses a description whose distinct words
+    # overflow the search column's tsvector (1 MB), and that error says so (db/engine.py).
+    if "\x00" in text:
+        raise InvalidInput("description must not contain NUL bytes")
+    return text
+
+
+def external_id_text(text: str | None) -> str | None:
+    value = text.strip() or None if text else None
+    if value is not None and len(value) > MAX_EXTERNAL_ID:
+        raise InvalidInput(f"external id is {len(value):,} characters long; at most {MAX_EXTERNAL_ID}")
+    return value
+
+
+def _category(text: str | None) -> str | None:
+    return text.strip() or None if text is not None else None
+
+
+def create(
+    session: Session,
+    now: datetime,
+    actor: str,
+    *,
+    title: str,
+    customer_email: str,
+    description: str = "",
+    priority: str = Priority.MEDIUM.value,
+    category: str | None = None,
+    tag_list: list[str] | tuple[str, ...] = (),
+    external_id: str | None = None,
+) -> Created:
+    title = title_text(title)
+    description = description_text(description)
+    level = validation.choice(Priority, priority, "priority")
+    clean_tags = tags(tag_list)
+    external_id = external_id_text(external_id)
+    if external_id and session.scalar(select(Ticket.id).where(Ticket.external_id == external_id)):
+        raise Refused(f"a ticket with external id {external_id!r} already exists")
+    customer, created = customers.find_or_create(session, now, customer_email)
+    # Take the lock the INSERT would take before reading the policy: a concurrent `sla set`
+    # (which locks tickets EXCLUSIVE) then either sees this ticket or is seen by it.
+    session.execute(text("LOCK TABLE tickets IN ROW EXCLUSIVE MODE"))
+    ticket = Ticket(
+        title=title,
+        description=description,
+        status=Status.OPEN.value,
+        priority=level.value,
+        category=_category(category),
+        tags=clean_tags,
+        customer=customer,
+        external_id=external_id,
+        escalated=False,
+        escalation_level=0,
+        paused_seconds=0,
+        created_at=now,
+        updated_at=now,
+    )
+    policy = Policy.load(session)
+    policy.set_due_dates(ticket)
+    session.add(ticket)
+    session.flush()
+    history.record(
+        session, ticket, now, actor, EventKind.CREATED,
+        to_value={"title": title, "status": ticket.status, "priority": ticket.priority,
+                  "customer_email": customer.email},
+    )
+    session.flush()
+    return Created(ticket_view(ticket, policy, now), customer.email if created else None)
+
+
+def mark_first_response(ticket: Ticket, now: datetime) -> None:
+    """Assignment, a public agent comment or leaving `open`: whichever comes first (§3)."""
+    if ticket.first_response_at is None:
+        ticket.first_response_at = now
+
+
+def change_status(session: Session, ticket: Ticket, target: Status, now: datetime, actor: str, policy: Policy) -> None:
+    current = Status(ticket.status)
+    if not lifecycle.can_move(current, target):
+        allowed = ", ".join(lifecycle.allowed_from(current)) or "nothing: closed is final"
+        raise Refused(f"ticket {ticket.id} cannot move from {current} to {target} (allowed: {allowed})")
+    if current is Status.OPEN:
+        mark_first_response(ticket, now)
+    if current is Status.PENDING and ticket.paused_at is not None:
+        # The resolution clock restarts: push its due time by the paused (business) time.
+        paused = policy.elapsed(ticket.paused_at, now)
+        ticket.paused_seconds += int(paused.total_seconds())
+        ticket.paused_at = None
+        policy.set_due_dates(ticket)
+    if target is Status.PENDING:
+        ticket.paused_at = now
+    if target.is_done and ticket.resolved_at is None:
+        ticket.resolved_at = now
+    if target is Status.CLOSED:
+        ticket.closed_at = now
+    if target is Status.OPEN:
+        ticket.resolved_at = None  # reopened: the original due date stands
+    ticket.status = target.value
+    history.record(session, ticket, now, actor, EventKind.STATUS_CHANGED, current.value, target.value)
+    outbox.status_changed(session, now, ticket, current)
+
+
+def update(
+    session: Session,
+    now: datetime,
+    actor: str,
+    ticket_id: int,
+    *,
+    status: str | None = None,
+    priority: str | None = None,
+    title: str | None = None,
+    category: str | None = None,
+    add_tags: list[str] | tuple[str, ...] = (),
+    remove_tags: list[str] | tuple[str, ...] = (),
+) -> tuple[TicketView, list[str]]:
+    """Apply the given changes; returns the ticket and notes for the person (e.g. no-ops)."""
+    target = validation.choice(Status, status, "status") if status is not None else None
+    level = validation.choice(Priority, priority, "priority") if priority is not None else None
+    new_title = title_text(title) if title is not None else None
+    adding, removing = tags(add_tags), tags(remove_tags)
+    ticket = lookup.ticket(session, ticket_id, lock=True)
+    policy = Policy.load(session)
+    notes: list[str] = []
+    if ticket.status == Status.CLOSED.value and (level or new_title or category is not None or adding or removing):
+        raise Refused(f"ticket {ticket.id} is closed; closed tickets do not change")
+    if target is not None:
+        if target.value == ticket.status:
+            notes.append(f"ticket {ticket.id} is already {target}")
+        else:
+            change_status(session, ticket, target, now, actor, policy)
+    if level is not None and level.value != ticket.priority:
+        history.record(session, ticket, now, actor, EventKind.PRIORITY_CHANGED, ticket.priority, level.value)
+        ticket.priority = level.value
+        policy.set_due_dates(ticket)
+    fields = {"title": new_title} if new_title is not None else {}
+    if category is not None:
+        fields["category"] = _category(category)  # an empty --category clears it
+    for field, value in fields.items():
+        if value != getattr(ticket, field):
+            history.record(session, ticket, now, actor, EventKind.UPDATED, {field: getattr(ticket, field)}, {field: value})
+            setattr(ticket, field, value)
+    new_tags = [t for t in ticket.tags if t not in removing] + [t for t in adding if t not in ticket.tags]
+    if new_tags != list(ticket.tags):
+        history.record(session, ticket, now, actor, EventKind.UPDATED, {"tags": list(ticket.tags)}, {"tags": new_tags})
+        ticket.tags = new_tags
+    session.flush()
+    return ticket_view(ticket, policy, now), notes
+
+
+def comment(
+    session: Session,
+    now: datetime,
+    actor: str,
+    ticket_id: int,
+    *,
+    body: str,
+    author: str | None = None,
+    internal: bool = False,
+) -> CommentView:
+    body = validation.non_empty(body, "comment body")
+    ticket = lookup.ticket(session, ticket_id, lock=True)
+    if ticket.status == Status.CLOSED.value:
+        raise Refused(f"ticket {ticket.id} is closed; reopen is not possible, open a new ticket")
+    address, kind = _author(session, author or actor, explicit=author is not None)
+    note = Comment(
+        ticket_id=ticket.id, author_email=address, author_kind=kind, body=body, internal=internal, created_at=now
+    )
+    session.add(note)
+    session.flush()
+    if kind == "agent" and not internal:
+        mark_first_response(ticket, now)
+    history.record(
+        session, ticket, now, actor, EventKind.COMMENTED,
+        to_value={"comment_id": note.id, "author": address, "internal": internal},
+    )
+    session.flush()
+    return comment_view(note)
+
+
+def _author(session: Session, who: str, *, explicit: bool) -> tuple[str, str]:
+    """An agent or customer email; without --author, the actor when they are one."""
+    if "@" not in who and not explicit:
+        raise InvalidInput(f"give --author EMAIL (the actor {who!r} is not an email address)")
+    address = validation.email(who, "author")
+    if lookup.find_agent(session, address) is not None:
+        return address, "agent"
+    if lookup.find_customer(session, address) is not None:
+        return address, "customer"
+    raise NotFound(f"no agent or customer with email {address}", hint="add them first, or pass --author")

@@ -1,0 +1,36 @@
+"""The ticket fields scripts see, by name: JSON keys, CSV/TSV columns, `--columns` choices.
+
+Names are API (docs/output.md, "Ticket fields"): add, never rename.
+"""
+
+from __future__ import annotations
+
+from supportctl.errors import InvalidInput
+
+# Every stored field that `ticket export` can write.
+EXPORT_COLUMNS = (
+    "id", "external_id", "title", "description", "status", "priority", "category", "tags",
+    "customer_email", "assignee_email", "escalated", "escalation_level", "created_at", "updated_at",
+    "first_response_at", "resolved_at", "closed_at", "response_due_at", "resolution_due_at",
+)
+# `ticket list` and `show` add the SLA state of both metrics.
+LIST_COLUMNS = (*EXPORT_COLUMNS, "sla")
+# csv/tsv without --columns, for list and export alike.
+DEFAULT_COLUMNS = (
+    "id", "title", "status", "priority", "category", "tags", "customer_email", "assignee_email",
+    "escalated", "escalation_level", "created_at", "updated_at", "first_response_at", "resolved_at",
+    "response_due_at", "resolution_due_at",
+)
+# A table for a person at a terminal.
+TABLE_COLUMNS = ("id", "status", "priority", "title", "customer_email", "assignee_email", "created_at", "sla")
+
+
+def pick(requested: str | None, valid: tuple[str, ...], default: tuple[str, ...]) -> list[str]:
+    """The columns of `--columns a,b,c` (each one of `valid`), or `default` without it."""
+    if requested is None:
+        return list(default)
+    columns = [c.strip() for c in requested.split(",") if c.strip()]
+    unknown = [c for c in columns if c not in valid]
+    if unknown or not columns:
+        raise InvalidInput(f"--columns: unknown column {', '.join(unknown) or '(none given)'}; valid: {','.join(valid)}")
+    return columns
