@@ -37,8 +37,9 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]  # tests.pgcluster, and generate beside us
 import generate  # noqa: E402
-from supportctl.services.tickets.queries import COUNT_CAP  # noqa: E402
 from generate import COMMON_WORD, DEFAULT_NOW, RARE_WORD, libpq_dsn, supportctl_command  # noqa: E402
+
+from supportctl.services.tickets.queries import COUNT_CAP  # noqa: E402
 
 BASE = f"bench_{os.getpid()}"
 

@@ -14,7 +14,7 @@ import itertools
 import os
 import shlex
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime
 
 import psycopg2
 import pytest
@@ -27,9 +27,8 @@ from typer.testing import CliRunner
 from supportctl.cli.app import app
 from supportctl.config import resolve
 from supportctl.db.database import Database
+from tests.helpers import NOW
 from tests.pgcluster import admin
-
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)  # a Monday
 
 # Property tests check correctness, not speed: a busy 2-core CI machine must not fail them.
 settings.register_profile("supportctl", deadline=None)

@@ -128,7 +128,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ticket_events'))
     )
     op.create_index('ix_ticket_events_ticket_id_id', 'ticket_events', ['ticket_id', 'id'], unique=False)
-    # The default targets of PRODUCT.md §3, frozen here as history: later changes
+    # The default targets (docs/sla.md), frozen here as history: later changes
     # to the defaults need a migration of their own, and `sla set` edits these rows.
     policies = sa.table(
         "sla_policies",

@@ -16,7 +16,19 @@ from typer.core import TyperGroup
 from typer.exceptions import Abort, TyperException
 
 from supportctl import __version__, errors
-from supportctl.cli import agents, assign, customers, db, demo, escalation, explain, notify, sla, tickets, transfer
+from supportctl.cli import (
+    agents,
+    assign,
+    customers,
+    db,
+    demo,
+    escalation,
+    explain,
+    notify,
+    sla,
+    tickets,
+    transfer,
+)
 from supportctl.cli.context import AppContext
 from supportctl.config import Settings, resolve, url_secrets
 from supportctl.constants import EnvVars

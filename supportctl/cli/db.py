@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from supportctl.cli.context import app_context
@@ -23,7 +21,11 @@ def upgrade(ctx: typer.Context) -> None:
 
 
 def status(ctx: typer.Context, fmt: FormatOption = None) -> None:
-    """Show embedded or external, where the data and socket are, the server version and revisions."""
+    """Show embedded or external, where the data and socket are, the server version and revisions.
+
+    The embedded server keeps its data in SUPPORTCTL_DATA_DIR when that is set, else in
+    ~/.local/share/supportctl (as root: /var/lib/supportctl).
+    """
     from supportctl.services.admin import database as dbadmin
 
     write_record(dbadmin.status(app_context(ctx).database), choose_format(fmt))

@@ -10,6 +10,7 @@ import typer
 from supportctl.cli.context import app_context
 from supportctl.cli.options import ChannelOption, FormatOption, NotificationStatusOption, RawOption
 from supportctl.cli.output import choose_format, note, write_rows
+from supportctl.domain.timestamps import iso_z
 
 COLUMNS = [
     "id", "created_at", "status", "template", "recipient", "ticket_id", "attempts", "next_attempt_at",
@@ -65,7 +66,7 @@ def send(
     sender = delivery.configure(os.environ, via)
     summary = delivery.run(app_ctx.database, app_ctx.now, sender, limit=limit, redact=app_ctx.settings.redact)
     for failure in summary.failures:
-        then = f"retry after {failure.retry_at:%Y-%m-%dT%H:%M:%SZ}" if failure.retry_at else "gave up, marked failed"
+        then = f"retry after {iso_z(failure.retry_at)}" if failure.retry_at else "gave up, marked failed"
         note(f"notification {failure.id} ({failure.template} to {failure.recipient}) failed: {failure.error}; {then}")
     gave_up = len(summary.failures) - summary.retrying
     note(f"sent {summary.sent}, failed {len(summary.failures)} (will retry {summary.retrying})"

@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from supportctl.domain.enums import Channel, Metric, NotificationStatus, Priority, Role, Status, Strategy, Tier
+from supportctl.domain.enums import (
+    Channel,
+    Metric,
+    NotificationStatus,
+    Priority,
+    Role,
+    Status,
+    Strategy,
+    Tier,
+)
 
 if TYPE_CHECKING:
     from supportctl.services.tickets.queries import TicketFilter

@@ -9,7 +9,13 @@ from typing import Annotated
 import typer
 
 from supportctl.cli.context import app_context
-from supportctl.cli.options import FormatOption, MetricOption, PrioritiesOption, PriorityArgument, RawOption
+from supportctl.cli.options import (
+    FormatOption,
+    MetricOption,
+    PrioritiesOption,
+    PriorityArgument,
+    RawOption,
+)
 from supportctl.cli.output import choose_format, note, write_rows
 from supportctl.domain.enums import Priority
 

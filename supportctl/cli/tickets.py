@@ -20,6 +20,7 @@ from supportctl.cli.options import (
 )
 from supportctl.cli.output import choose_format, note, write_record, write_rows
 from supportctl.domain.enums import Priority
+from supportctl.domain.timestamps import iso_z
 from supportctl.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -166,7 +167,7 @@ def show(
     sla = row.pop("sla")
     for metric in ("response", "resolution"):
         m = sla[metric]
-        row[f"sla_{metric}"] = f"{m['state']}, due {m['due_at']:%Y-%m-%dT%H:%M:%SZ}, {m['remaining_seconds']}s left"
+        row[f"sla_{metric}"] = f"{m['state']}, due {iso_z(m['due_at'])}, {m['remaining_seconds']}s left"
     write_record(row, f)
     if f == "table":
         typer.echo("\nComments:" if comments else "\nNo comments.")

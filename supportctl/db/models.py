@@ -31,7 +31,15 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from supportctl.db.base import Base
-from supportctl.domain.enums import EventKind, NotificationStatus, Priority, Role, Status, Tier, sql_in
+from supportctl.domain.enums import (
+    EventKind,
+    NotificationStatus,
+    Priority,
+    Role,
+    Status,
+    Tier,
+    sql_in,
+)
 
 # Strictly increasing across processes and hosts; every assignment takes the next value.
 ASSIGNMENT_SEQ = Sequence("agent_assignment_seq", metadata=Base.metadata)

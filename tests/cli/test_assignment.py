@@ -1,4 +1,4 @@
-"""ticket assign | unassign, ticket create --assign/--auto-assign, and queue assign (PRODUCT.md §4).
+"""ticket assign | unassign, ticket create --assign/--auto-assign, and queue assign (docs/workflow.md, "Assignment").
 
 Every command here runs at the same --now, so last_assigned_at ties throughout: the
 rotation must come from the database's cursor, not from the clock.
@@ -11,25 +11,12 @@ from datetime import datetime, timezone
 import pytest
 
 from tests.factories import insert_tickets
-
-NOW = "2026-11-23T10:00:00Z"
+from tests.helpers import create, show
 
 
 def add_agent(cli, email, *extra):
     result = cli(["agent", "add", email, "--name", email.split("@")[0], *extra])
     assert result.exit_code == 0, result.stderr
-
-
-def create(cli, *extra, title="Cannot log in"):
-    result = cli(["ticket", "create", "--title", title, "--customer", "ana@example.com", *extra])
-    assert result.exit_code == 0, result.stderr
-    return int(result.stdout)
-
-
-def show(cli, ticket_id):
-    result = cli(f"ticket show {ticket_id} --format json")
-    assert result.exit_code == 0, result.stderr
-    return json.loads(result.stdout)[0]
 
 
 def assignee(cli, ticket_id):
@@ -298,7 +285,7 @@ def test_create_with_assign_or_auto_assign_assigns_in_the_same_command(cli, thre
     result = cli("ticket create --title Hi --customer ana@example.com --assign cy@support.example --format json")
     assert result.exit_code == 0, result.stderr
     [ticket] = json.loads(result.stdout)
-    assert (ticket["assignee_email"], ticket["first_response_at"]) == ("cy@support.example", NOW)
+    assert (ticket["assignee_email"], ticket["first_response_at"]) == ("cy@support.example", "2026-11-23T10:00:00Z")
     assert "assigned to cy@support.example" in result.stderr
     ticket_id = create(cli, "--auto-assign")
     assert assignee(cli, ticket_id) == "ana@support.example"

@@ -1,19 +1,8 @@
 import json
 
-import pytest
+from tests.helpers import create, show
 
 NOW = "2026-11-26T10:00:00Z"
-
-
-def create(cli, created_at, priority="medium", title="Cannot log in"):
-    result = cli(["ticket", "create", "--title", title, "--customer", "ana@example.com", "--priority", priority],
-                 now=created_at)
-    assert result.exit_code == 0, result.stderr
-    return int(result.stdout)
-
-
-def ticket(cli, ticket_id, now=NOW):
-    return json.loads(cli(f"ticket show {ticket_id} --format json", now=now).stdout)[0]
 
 
 def escalate(cli, *args, now=NOW):
@@ -23,46 +12,46 @@ def escalate(cli, *args, now=NOW):
 
 
 def test_reference_scenario_4_escalates_the_three_day_old_medium_ticket_only(cli):
-    old = create(cli, "2026-11-23T10:00:00Z")
-    fresh = create(cli, "2026-11-26T08:00:00Z")
+    old = create(cli, now="2026-11-23T10:00:00Z")
+    fresh = create(cli, now="2026-11-26T08:00:00Z")
     rows, summary = escalate(cli)
     assert [(r["id"], r["priority"], r["escalation_level"], r["metric"]) for r in rows] == [
         (old, "high", 1, "response")
     ]
     assert "escalated 1 ticket" in summary
-    escalated = ticket(cli, old)
+    escalated = show(cli, old, now=NOW)
     assert (escalated["priority"], escalated["escalated"], escalated["escalation_level"]) == ("high", True, 1)
     assert escalated["response_due_at"] == "2026-11-23T14:00:00Z"  # due dates follow the new priority
     event = escalated["history"][-1]
     assert event["kind"] == "escalated"
     assert event["from"] == {"priority": "medium", "escalation_level": 0}
     assert event["to"]["metric"] == "response" and "response SLA breached" in event["to"]["reason"]
-    untouched = ticket(cli, fresh)
+    untouched = show(cli, fresh, now=NOW)
     assert (untouched["priority"], untouched["escalated"]) == ("medium", False)
 
 
 def test_escalation_run_twice_escalates_nothing_the_second_time_until_the_interval_passes(cli):
-    ticket_id = create(cli, "2026-11-23T10:00:00Z")
+    ticket_id = create(cli, now="2026-11-23T10:00:00Z")
     assert len(escalate(cli)[0]) == 1
     rows, summary = escalate(cli)
     assert rows == [] and "escalated 0 tickets" in summary
     assert escalate(cli, now="2026-11-26T13:59:59Z")[0] == []  # high's response target is 4h
     rows, _ = escalate(cli, now="2026-11-26T14:00:00Z")
     assert [(r["previous_priority"], r["priority"], r["escalation_level"]) for r in rows] == [("high", "critical", 2)]
-    assert ticket(cli, ticket_id)["escalation_level"] == 2
+    assert show(cli, ticket_id, now=NOW)["escalation_level"] == 2
 
 
 def test_critical_tickets_stay_critical_but_their_level_rises(cli):
-    ticket_id = create(cli, "2026-11-26T07:00:00Z", priority="critical")
+    ticket_id = create(cli, now="2026-11-26T07:00:00Z", priority="critical")
     rows, _ = escalate(cli)
     assert [(r["priority"], r["escalation_level"]) for r in rows] == [("critical", 1)]
-    assert ticket(cli, ticket_id)["escalated"] is True
+    assert show(cli, ticket_id, now=NOW)["escalated"] is True
 
 
 def test_dry_run_lists_what_a_real_run_escalates_and_changes_nothing(cli):
     for day in (20, 21, 22, 23):
-        create(cli, f"2026-11-{day}T10:00:00Z")
-    create(cli, "2026-11-26T09:00:00Z")
+        create(cli, now=f"2026-11-{day}T10:00:00Z")
+    create(cli, now="2026-11-26T09:00:00Z")
     before = cli("ticket list --limit 0 --format json", now=NOW).stdout
     dry, summary = escalate(cli, "--dry-run")
     assert "would escalate 4 tickets" in summary
@@ -72,7 +61,7 @@ def test_dry_run_lists_what_a_real_run_escalates_and_changes_nothing(cli):
 
 
 def test_limit_caps_one_run_and_the_next_run_does_the_rest(cli):
-    ids = [create(cli, f"2026-11-2{d}T10:00:00Z") for d in range(5)]
+    ids = [create(cli, now=f"2026-11-2{d}T10:00:00Z") for d in range(5)]
     first, _ = escalate(cli, "--limit", "2")
     second, _ = escalate(cli)
     assert len(first) == 2 and len(second) == 3
@@ -80,20 +69,20 @@ def test_limit_caps_one_run_and_the_next_run_does_the_rest(cli):
 
 
 def test_resolved_and_pending_tickets_are_left_alone_unless_overdue_before_the_pause(cli):
-    resolved = create(cli, "2026-11-20T10:00:00Z")
+    resolved = create(cli, now="2026-11-20T10:00:00Z")
     cli(f"ticket update {resolved} --status resolved", now="2026-11-20T11:00:00Z")
-    paused_in_time = create(cli, "2026-11-20T10:00:00Z")
+    paused_in_time = create(cli, now="2026-11-20T10:00:00Z")
     cli(f"ticket update {paused_in_time} --status pending", now="2026-11-20T11:00:00Z")
     rows, _ = escalate(cli)
     assert rows == []  # response met by leaving open; resolution clock paused before it ran out
 
 
 def test_manual_escalation_records_the_reason_and_refuses_closed_tickets(cli):
-    ticket_id = create(cli, "2026-11-26T09:00:00Z", priority="low")
+    ticket_id = create(cli, now="2026-11-26T09:00:00Z", priority="low")
     result = cli(f"ticket escalate {ticket_id} --reason 'VIP customer'", now=NOW)
     assert result.exit_code == 0, result.stderr
     assert "low -> medium" in result.stderr
-    event = ticket(cli, ticket_id)["history"][-1]
+    event = show(cli, ticket_id, now=NOW)["history"][-1]
     assert (event["kind"], event["to"]["reason"], event["to"]["metric"]) == ("escalated", "VIP customer", "manual")
     cli(f"ticket update {ticket_id} --status closed", now=NOW)
     refused = cli(f"ticket escalate {ticket_id}", now=NOW)
@@ -104,7 +93,7 @@ def test_manual_escalation_records_the_reason_and_refuses_closed_tickets(cli):
 def test_reassign_gives_tickets_escalated_to_critical_to_a_senior(cli):
     cli("agent add al@example.com --name Al")
     cli("agent add sue@example.com --name Sue --role senior")
-    ticket_id = create(cli, "2026-11-26T05:00:00Z", priority="high")
+    ticket_id = create(cli, now="2026-11-26T05:00:00Z", priority="high")
     cli(f"ticket assign {ticket_id} --to al@example.com", now="2026-11-26T05:00:00Z")
     cli(f"ticket update {ticket_id} --status pending", now="2026-11-26T05:10:00Z")
     cli(f"ticket update {ticket_id} --status in_progress", now="2026-11-26T05:20:00Z")
@@ -112,7 +101,7 @@ def test_reassign_gives_tickets_escalated_to_critical_to_a_senior(cli):
     assert escalate(cli, "--reassign")[0] == []
     rows, _ = escalate(cli, "--reassign", now="2026-11-27T06:00:00Z")
     assert [(r["priority"], r["reassigned_to"]) for r in rows] == [("critical", "sue@example.com")]
-    after = ticket(cli, ticket_id, now="2026-11-27T06:00:00Z")
+    after = show(cli, ticket_id, now="2026-11-27T06:00:00Z")
     assert after["assignee_email"] == "sue@example.com"
     assert [e["kind"] for e in after["history"]][-2:] == ["assigned", "escalated"]
 
@@ -120,8 +109,8 @@ def test_reassign_gives_tickets_escalated_to_critical_to_a_senior(cli):
 def test_without_reassign_the_assignee_stays(cli):
     cli("agent add al@example.com --name Al")
     cli("agent add sue@example.com --name Sue --role senior")
-    ticket_id = create(cli, "2026-11-25T05:00:00Z", priority="high")
+    ticket_id = create(cli, now="2026-11-25T05:00:00Z", priority="high")
     cli(f"ticket assign {ticket_id} --to al@example.com", now="2026-11-25T05:00:00Z")
     rows, _ = escalate(cli, now="2026-11-27T06:00:00Z")
     assert [(r["priority"], r["reassigned_to"]) for r in rows] == [("critical", None)]
-    assert ticket(cli, ticket_id, now="2026-11-27T06:00:00Z")["assignee_email"] == "al@example.com"
+    assert show(cli, ticket_id, now="2026-11-27T06:00:00Z")["assignee_email"] == "al@example.com"

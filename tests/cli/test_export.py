@@ -10,10 +10,9 @@ import sys
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import NOW as T0_DT
 from tests.factories import days_ago, insert_tickets
+from tests.helpers import NOW, create
 
-T0 = "2026-11-23T10:00:00Z"
 DEFAULT_COLUMNS = (
     "id,title,status,priority,category,tags,customer_email,assignee_email,escalated,escalation_level,"
     "created_at,updated_at,first_response_at,resolved_at,response_due_at,resolution_due_at"
@@ -23,12 +22,6 @@ ALL_COLUMNS = (
     "escalation_level,created_at,updated_at,first_response_at,resolved_at,closed_at,response_due_at,resolution_due_at"
 )
 FORMULA = '=HYPERLINK("http://x","y")'
-
-
-def create(cli, *args, title="Cannot log in", customer="ana@example.com", now=T0):
-    result = cli(["ticket", "create", "--title", title, "--customer", customer, *args], now=now)
-    assert result.exit_code == 0, result.stderr
-    return int(result.stdout)
 
 
 def rows(result):
@@ -54,7 +47,7 @@ def varied(cli, engine):
 
 
 def test_an_export_of_n_tickets_has_n_data_rows_in_the_default_columns(cli, engine):
-    insert_tickets(engine, 250, days_ago(T0_DT, 1))
+    insert_tickets(engine, 250, days_ago(NOW, 1))
     result = cli("ticket export")
     assert result.stdout.splitlines()[0] == DEFAULT_COLUMNS
     parsed = rows(result)
@@ -180,7 +173,7 @@ def test_an_unwritable_target_exits_2(cli, tmp_path):
 
 
 def test_an_export_piped_into_head_ends_quietly(database_url, engine):
-    insert_tickets(engine, 5000, days_ago(T0_DT, 1))  # far more than a pipe holds
+    insert_tickets(engine, 5000, days_ago(NOW, 1))  # far more than a pipe holds
     command = f"{sys.executable} -m supportctl ticket export | head -1; echo ${{PIPESTATUS[0]}} >&2"
     done = subprocess.run(["bash", "-c", command], check=False, capture_output=True, text=True, timeout=60)
     assert done.stdout == DEFAULT_COLUMNS + "\n"

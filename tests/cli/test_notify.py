@@ -1,6 +1,6 @@
 """Notifications: queued with the change that causes them, delivered by `notify send` (SMTP mocked here).
 
-Reference scenario 7 (PRODUCT.md §9): resolving notifies the customer, assigning the agent.
+Reference scenario 7 (docs/workflow.md, "Reference scenarios"): resolving notifies the customer, assigning the agent.
 Real SMTP and HTTP servers on 127.0.0.1 are in tests/integration/test_notify_delivery.py.
 """
 
@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from supportctl.services.escalation import queue as escalation
 from tests.factories import days_ago, insert_tickets
+from tests.helpers import create, run
 
-NOW = "2026-11-23T10:00:00Z"
 SMTP_URL = "smtp://mailer:s3cret-pw@mail.example.com:587"
 DELIVERY_VARS = ("SUPPORTCTL_SMTP_URL", "SUPPORTCTL_SMTP_FROM", "SUPPORTCTL_WEBHOOK_URL", "SUPPORTCTL_WEBHOOK_SECRET")
 
@@ -37,18 +37,8 @@ def smtp(mocker, monkeypatch):
     return server
 
 
-def run(cli, args, code=0, now=NOW):
-    result = cli(args, now=now)
-    assert result.exit_code == code, result.stderr
-    return result
-
-
 def add_agent(cli, email, *extra):
     run(cli, ["agent", "add", email, "--name", email.split("@")[0].title(), *extra])
-
-
-def create(cli, *extra, title="Cannot log in", now=NOW):
-    return int(run(cli, ["ticket", "create", "--title", title, "--customer", "ana@example.com", *extra], now=now).stdout)
 
 
 def outbox(cli, *extra):

@@ -4,25 +4,12 @@ import json
 
 import pytest
 
-NOW = "2026-11-23T10:00:00Z"  # a Monday
-
-
-def create(cli, priority="medium", now=NOW, title="Cannot log in"):
-    result = cli(["ticket", "create", "--title", title, "--customer", "ana@example.com", "--priority", priority],
-                 now=now)
-    assert result.exit_code == 0, result.stderr
-    return int(result.stdout)
+from tests.helpers import NOW, create, show
 
 
 def update(cli, ticket_id, now, *args):
     result = cli(["ticket", "update", str(ticket_id), *args], now=now)
     assert result.exit_code == 0, result.stderr
-
-
-def show(cli, ticket_id, now=NOW):
-    result = cli(f"ticket show {ticket_id} --format json", now=now)
-    assert result.exit_code == 0, result.stderr
-    return json.loads(result.stdout)[0]
 
 
 def breaches(cli, args="", now=NOW):
@@ -35,7 +22,7 @@ def policy(cli):
     return {row["priority"]: row for row in json.loads(cli("sla policy --format json").stdout)}
 
 
-# Reference scenarios (PRODUCT.md §9)
+# Reference scenarios (docs/workflow.md, "Reference scenarios")
 
 
 def test_reference_scenario_1_response_targets_are_1h_4h_24h_72h_highest_priority_first(cli):
@@ -53,10 +40,10 @@ def test_reference_scenario_1_response_targets_are_1h_4h_24h_72h_highest_priorit
 def scenario_2(cli):
     """critical open 2h, high open 5h, medium open 2h, critical in_progress and assigned 2h (at 10:00)."""
     cli("agent add bo@example.com --name Bo", now="2026-11-23T07:00:00Z")
-    critical = create(cli, "critical", now="2026-11-23T08:00:00Z", title="Checkout down")
-    high = create(cli, "high", now="2026-11-23T05:00:00Z", title="Slow search")
-    create(cli, "medium", now="2026-11-23T08:00:00Z", title="Typo on invoice")
-    worked = create(cli, "critical", now="2026-11-23T08:00:00Z", title="Login loop")
+    critical = create(cli, priority="critical", now="2026-11-23T08:00:00Z", title="Checkout down")
+    high = create(cli, priority="high", now="2026-11-23T05:00:00Z", title="Slow search")
+    create(cli, priority="medium", now="2026-11-23T08:00:00Z", title="Typo on invoice")
+    worked = create(cli, priority="critical", now="2026-11-23T08:00:00Z", title="Login loop")
     assigned = cli(f"ticket assign {worked} --to bo@example.com", now="2026-11-23T08:10:00Z")
     assert assigned.exit_code == 0, assigned.stderr
     update(cli, worked, "2026-11-23T08:20:00Z", "--status", "in_progress")
@@ -89,7 +76,7 @@ def test_fail_on_breach_prints_the_rows_then_exits_1(cli):
 
 
 def test_fail_on_breach_exits_0_when_nothing_is_breached(cli):
-    create(cli, "medium")
+    create(cli, priority="medium")
     result = cli("sla breaches --fail-on-breach --format json")
     assert result.exit_code == 0
     assert result.stdout == "[]\n"
@@ -97,7 +84,7 @@ def test_fail_on_breach_exits_0_when_nothing_is_breached(cli):
 
 
 def test_reference_scenario_3_a_high_ticket_created_1h_ago_has_3h_left(cli):
-    ticket_id = create(cli, "high", now="2026-11-23T09:00:00Z")
+    ticket_id = create(cli, priority="high", now="2026-11-23T09:00:00Z")
     assert show(cli, ticket_id)["sla"]["response"]["remaining_seconds"] == 10800
     assert breaches(cli) == []
     [row] = breaches(cli, "--at-risk 4h")
@@ -113,7 +100,7 @@ def test_reference_scenario_3_a_high_ticket_created_1h_ago_has_3h_left(cli):
 def test_a_friday_afternoon_high_ticket_is_due_monday_11_berlin_time_with_office_hours(cli):
     result = cli("sla calendar set --timezone Europe/Berlin --hours 'mon-fri 09:00-17:00'")
     assert result.exit_code == 0, result.stderr
-    ticket_id = create(cli, "high", now="2026-11-20T14:00:00Z")  # Friday 15:00 in Berlin
+    ticket_id = create(cli, priority="high", now="2026-11-20T14:00:00Z")  # Friday 15:00 in Berlin
     ticket = show(cli, ticket_id, now="2026-11-20T14:00:00Z")
     assert ticket["response_due_at"] == "2026-11-23T10:00:00Z"  # Monday 11:00 in Berlin
     assert ticket["resolution_due_at"] == "2026-11-25T14:00:00Z"  # 2h Fri + 8h Mon + 8h Tue + 6h Wed
@@ -141,8 +128,8 @@ def test_calendar_show_set_and_clear(cli):
 
 
 def test_calendar_set_and_clear_recompute_unresolved_due_dates(cli):
-    friday = create(cli, "high", now="2026-11-20T14:00:00Z")
-    done = create(cli, "high", now="2026-11-20T14:00:00Z")
+    friday = create(cli, priority="high", now="2026-11-20T14:00:00Z")
+    done = create(cli, priority="high", now="2026-11-20T14:00:00Z")
     update(cli, done, "2026-11-20T15:00:00Z", "--status", "resolved")
     result = cli("sla calendar set --timezone Europe/Berlin --hours 'mon-fri 09:00-17:00'")
     assert "recomputed due dates of 1 unresolved ticket\n" in result.stderr
@@ -165,7 +152,7 @@ def test_calendar_set_and_clear_recompute_unresolved_due_dates(cli):
     ],
 )
 def test_a_bad_calendar_exits_2_and_writes_nothing(cli, args):
-    ticket_id = create(cli, "high", now="2026-11-20T14:00:00Z")
+    ticket_id = create(cli, priority="high", now="2026-11-20T14:00:00Z")
     before = show(cli, ticket_id)
     result = cli(f"sla calendar set {args}")
     assert result.exit_code == 2
@@ -179,11 +166,11 @@ def test_a_bad_calendar_exits_2_and_writes_nothing(cli, args):
 
 
 def test_sla_set_recomputes_unresolved_tickets_of_that_priority_only(cli):
-    a = create(cli, "high", now="2026-11-23T08:00:00Z")
-    b = create(cli, "high", now="2026-11-23T09:00:00Z")
-    resolved = create(cli, "high", now="2026-11-23T08:00:00Z")
+    a = create(cli, priority="high", now="2026-11-23T08:00:00Z")
+    b = create(cli, priority="high", now="2026-11-23T09:00:00Z")
+    resolved = create(cli, priority="high", now="2026-11-23T08:00:00Z")
     update(cli, resolved, "2026-11-23T08:30:00Z", "--status", "resolved")
-    medium = create(cli, "medium", now="2026-11-23T08:00:00Z")
+    medium = create(cli, priority="medium", now="2026-11-23T08:00:00Z")
     result = cli("sla set high --response 2h", now="2026-11-23T09:30:00Z")
     assert result.exit_code == 0
     assert result.stdout == ""
@@ -220,7 +207,7 @@ def test_targets_are_accepted_in_every_documented_spelling(cli, spelling, second
     ],
 )
 def test_a_bad_sla_set_exits_2_and_changes_nothing(cli, args):
-    ticket_id = create(cli, "high")
+    ticket_id = create(cli, priority="high")
     before_policy, before_ticket = policy(cli), show(cli, ticket_id)
     result = cli(f"sla set {args}", now="2026-11-23T11:00:00Z")
     assert result.exit_code == 2
@@ -230,7 +217,7 @@ def test_a_bad_sla_set_exits_2_and_changes_nothing(cli, args):
 
 
 def test_ten_hours_pending_move_resolution_due_ten_hours_later_also_after_sla_set(cli):
-    ticket_id = create(cli, "medium")  # resolution 72h -> 2026-11-26T10:00Z
+    ticket_id = create(cli, priority="medium")  # resolution 72h -> 2026-11-26T10:00Z
     update(cli, ticket_id, "2026-11-23T12:00:00Z", "--status", "pending")
     update(cli, ticket_id, "2026-11-23T22:00:00Z", "--status", "in_progress")
     assert show(cli, ticket_id)["resolution_due_at"] == "2026-11-26T20:00:00Z"
@@ -239,7 +226,7 @@ def test_ten_hours_pending_move_resolution_due_ten_hours_later_also_after_sla_se
 
 
 def test_a_pause_still_running_keeps_counting_after_sla_set(cli):
-    ticket_id = create(cli, "medium")
+    ticket_id = create(cli, priority="medium")
     update(cli, ticket_id, "2026-11-23T12:00:00Z", "--status", "pending")
     cli("sla set medium --resolution 48h", now="2026-11-23T15:00:00Z")
     assert show(cli, ticket_id)["resolution_due_at"] == "2026-11-25T10:00:00Z"
@@ -248,7 +235,7 @@ def test_a_pause_still_running_keeps_counting_after_sla_set(cli):
 
 
 def test_calendar_change_keeps_paused_time_as_measured_business_time(cli):
-    ticket_id = create(cli, "high", now="2026-11-20T14:00:00Z")  # Friday
+    ticket_id = create(cli, priority="high", now="2026-11-20T14:00:00Z")  # Friday
     update(cli, ticket_id, "2026-11-20T15:00:00Z", "--status", "pending")
     update(cli, ticket_id, "2026-11-21T01:00:00Z", "--status", "in_progress")  # 10h pending, 24x7
     cli("sla calendar set --timezone Europe/Berlin --hours 'mon-fri 09:00-17:00'")
@@ -262,8 +249,8 @@ def test_calendar_change_keeps_paused_time_as_measured_business_time(cli):
 
 
 def test_breaches_have_one_row_per_ticket_and_metric_most_overdue_first(cli):
-    both = create(cli, "critical", now="2026-11-22T00:00:00Z")  # response and resolution both overdue
-    response_only = create(cli, "high", now="2026-11-23T02:00:00Z")
+    both = create(cli, priority="critical", now="2026-11-22T00:00:00Z")  # response and resolution both overdue
+    response_only = create(cli, priority="high", now="2026-11-23T02:00:00Z")
     rows = breaches(cli)
     assert [(r["id"], r["metric"], r["overdue_seconds"]) for r in rows] == [
         (both, "response", 33 * 3600),
@@ -278,28 +265,28 @@ def test_breaches_have_one_row_per_ticket_and_metric_most_overdue_first(cli):
 
 def test_sla_breaches_and_ticket_list_breached_agree(cli):
     scenario_2(cli)
-    create(cli, "low", now="2026-11-10T00:00:00Z")
+    create(cli, priority="low", now="2026-11-10T00:00:00Z")
     listed = {t["id"] for t in json.loads(cli("ticket list --breached --format json").stdout)}
     assert listed == {r["id"] for r in breaches(cli)}
 
 
 def test_a_pending_ticket_is_listed_only_if_it_was_overdue_when_paused(cli):
-    early = create(cli, "critical", now="2026-11-23T00:00:00Z")  # resolution due 08:00
+    early = create(cli, priority="critical", now="2026-11-23T00:00:00Z")  # resolution due 08:00
     update(cli, early, "2026-11-23T00:30:00Z", "--status", "pending")  # paused in time
-    late = create(cli, "critical", now="2026-11-22T00:00:00Z")  # resolution due yesterday 08:00
+    late = create(cli, priority="critical", now="2026-11-22T00:00:00Z")  # resolution due yesterday 08:00
     update(cli, late, "2026-11-22T12:00:00Z", "--status", "pending")  # paused when already overdue
     assert [(r["id"], r["metric"]) for r in breaches(cli)] == [(late, "resolution")]
 
 
 def test_met_metrics_are_not_listed(cli):
-    ticket_id = create(cli, "critical", now="2026-11-22T00:00:00Z")
+    ticket_id = create(cli, priority="critical", now="2026-11-22T00:00:00Z")
     update(cli, ticket_id, "2026-11-22T12:00:00Z", "--status", "resolved")
     assert breaches(cli) == []
 
 
 def test_breaches_filter_by_assignee(cli):
     scenario_2(cli)
-    mine = create(cli, "critical", now="2026-11-22T00:00:00Z")
+    mine = create(cli, priority="critical", now="2026-11-22T00:00:00Z")
     cli(f"ticket assign {mine} --to bo@example.com", now="2026-11-22T00:30:00Z")  # responded in time
     rows = breaches(cli, "--assignee BO@example.com")
     assert [(r["id"], r["metric"], r["assignee_email"]) for r in rows] == [(mine, "resolution", "bo@example.com")]
@@ -326,7 +313,7 @@ def test_bad_breach_report_options_exit_with_their_code_and_print_no_rows(cli, a
 
 
 def test_breaches_in_csv_guard_formulas_unless_raw_and_tables_show_overdue_as_a_duration(cli):
-    create(cli, "critical", now="2026-11-23T07:30:00Z", title="=HYPERLINK(\"x\")")
+    create(cli, priority="critical", now="2026-11-23T07:30:00Z", title="=HYPERLINK(\"x\")")
     guarded = cli("sla breaches --format csv").stdout.splitlines()
     assert guarded[0] == (
         "id,title,priority,status,customer_email,assignee_email,metric,state,due_at,overdue_seconds"
@@ -346,7 +333,7 @@ def test_breaches_in_csv_guard_formulas_unless_raw_and_tables_show_overdue_as_a_
 
 def test_explain_shows_the_arithmetic_with_closed_days_holidays_and_the_due_time(cli):
     cli("sla calendar set --timezone Europe/Berlin --hours 'mon-fri 09:00-17:00' --holiday 2026-11-23")
-    ticket_id = create(cli, "high", now="2026-11-20T14:00:00Z")
+    ticket_id = create(cli, priority="high", now="2026-11-20T14:00:00Z")
     result = cli(f"sla explain {ticket_id}", now="2026-11-24T08:00:00Z")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
@@ -371,7 +358,7 @@ def test_explain_shows_the_arithmetic_with_closed_days_holidays_and_the_due_time
 
 
 def test_explain_of_a_24x7_ticket_paused_now_says_so(cli):
-    ticket_id = create(cli, "medium")
+    ticket_id = create(cli, priority="medium")
     update(cli, ticket_id, "2026-11-23T12:00:00Z", "--status", "pending")
     update(cli, ticket_id, "2026-11-23T14:00:00Z", "--status", "open")
     update(cli, ticket_id, "2026-11-23T15:00:00Z", "--status", "pending")
@@ -385,7 +372,7 @@ def test_explain_of_a_24x7_ticket_paused_now_says_so(cli):
 
 
 def test_explain_json_is_structured(cli):
-    ticket_id = create(cli, "critical", now="2026-11-23T08:00:00Z")
+    ticket_id = create(cli, priority="critical", now="2026-11-23T08:00:00Z")
     result = cli(f"sla explain {ticket_id} --format json")
     assert result.exit_code == 0
     [explained] = json.loads(result.stdout)
@@ -401,7 +388,7 @@ def test_explain_json_is_structured(cli):
 
 
 def test_explain_says_when_a_resolved_ticket_keeps_an_older_due_date(cli):
-    ticket_id = create(cli, "high", now="2026-11-23T08:00:00Z")
+    ticket_id = create(cli, priority="high", now="2026-11-23T08:00:00Z")
     update(cli, ticket_id, "2026-11-23T09:00:00Z", "--status", "resolved")
     cli("sla set high --response 2h")
     out = cli(f"sla explain {ticket_id}").stdout

@@ -2,20 +2,7 @@ import json
 
 import pytest
 
-T0 = "2026-11-23T10:00:00Z"
-
-
-def create(cli, *extra, now=T0):
-    result = cli(["ticket", "create", "--title", "Cannot log in", "--customer", "ana@example.com", *extra], now=now)
-    assert result.exit_code == 0, result.stderr
-    return int(result.stdout)
-
-
-def show(cli, ticket_id, now=T0):
-    result = cli(f"ticket show {ticket_id} --format json", now=now)
-    assert result.exit_code == 0, result.stderr
-    [ticket] = json.loads(result.stdout)
-    return ticket
+from tests.helpers import create, show
 
 
 def history(cli, ticket_id):

@@ -6,19 +6,18 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from supportctl.config import resolve
 from supportctl.db import migrate
-from supportctl.services.assignment import queue as queue_assign
 from supportctl.db.database import Database
+from supportctl.services.assignment import queue as queue_assign
 from tests.factories import insert_tickets
+from tests.helpers import NOW
 from tests.processes import run_at_once
 
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 AGENTS = ["a1@support.example", "a2@support.example", "a3@support.example", "a4@support.example"]
 
 

@@ -24,10 +24,10 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from supportctl.services.escalation.queue import BATCH_SIZE as ESCALATE_BATCH
 from supportctl.services.assignment.queue import BATCH_SIZE as ASSIGN_BATCH
-from tests.conftest import NOW
+from supportctl.services.escalation.queue import BATCH_SIZE as ESCALATE_BATCH
 from tests.factories import days_ago, insert_tickets
+from tests.helpers import NOW
 
 pytestmark = pytest.mark.slow
 TICKETS = 5000

@@ -23,11 +23,11 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 
 from supportctl.config import resolve
+from supportctl.db.database import Database
 from supportctl.services.assignment import queue as queue_assign
 from supportctl.services.escalation import queue as escalation
-from supportctl.db.database import Database
-from tests.conftest import NOW
 from tests.factories import days_ago, insert_tickets
+from tests.helpers import NOW
 from tests.pgcluster import ThrowawayCluster, scratch_parent
 
 _clusters = itertools.count()

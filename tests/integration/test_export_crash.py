@@ -10,8 +10,8 @@ import time
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import NOW
 from tests.factories import days_ago, insert_tickets
+from tests.helpers import NOW
 
 PREVIOUS = b"id,title\n1,the previous export\n"
 

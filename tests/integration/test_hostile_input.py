@@ -19,6 +19,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+from tests.helpers import fingerprint
+
 hostile = settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 # What a command line can carry: any text but NUL, surrogate escapes of non-UTF-8 bytes included.
@@ -27,18 +29,7 @@ ARG_TEXT = st.text(ARG_CHARS, max_size=40)
 SURROGATE_ESCAPED = st.binary(min_size=1, max_size=12).map(lambda b: b.decode("utf-8", "surrogateescape"))
 
 
-def state(engine) -> tuple:
-    """Row counts and a hash of what commands here may write."""
-    with engine.connect() as conn:
-        return tuple(conn.execute(text(
-            "SELECT (SELECT count(*) FROM tickets), (SELECT count(*) FROM customers), "
-            "(SELECT count(*) FROM ticket_events), (SELECT count(*) FROM notifications), "
-            "(SELECT md5(string_agg(p::text, '|' ORDER BY p.priority)) FROM sla_policies p), "
-            "(SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM tickets t)"
-        )).one())
-
-
-def assert_clean(result, before: tuple, after: tuple, *, rows_listed: bool = False, refusal: str | None = None) -> None:
+def assert_clean(result, before: dict, after: dict, *, rows_listed: bool = False, refusal: str | None = None) -> None:
     """Exit 0, or exit 2 with one error line (after the bad rows, for imports) and nothing written.
 
     `refusal`: the message of the one business refusal (exit 4) a repeated example may meet.
@@ -79,9 +70,9 @@ def test_sla_set_takes_any_duration_cleanly(cli, engine, response, resolution):
     args = ["sla", "set", "high", "--response", response]
     if resolution is not None:
         args += ["--resolution", resolution]
-    before = state(engine)
+    before = fingerprint(engine)
     result = cli(args)
-    assert_clean(result, before, state(engine))
+    assert_clean(result, before, fingerprint(engine))
 
 
 # -- timestamps: --now, --created-since ------------------------------------------------------------------
@@ -109,9 +100,9 @@ def test_now_and_created_since_take_any_timestamp_cleanly(cli, engine, now, sinc
                  ["sla", "breaches", "--at-risk", "2h", "--format", "json"],
                  ["ticket", "create", "--title", "Clock", "--customer", "ana@example.com", "--priority", "low"],
                  ["queue", "escalate"]):
-        before = state(engine)
+        before = fingerprint(engine)
         result = cli(args, now=now)
-        assert_clean(result, before, state(engine))
+        assert_clean(result, before, fingerprint(engine))
 
 
 # -- emails: customer add --------------------------------------------------------------------------------
@@ -134,9 +125,9 @@ EMAIL_LIKE = st.one_of(
 @example(email="İstanbul@example.com", name="I", company=None)
 def test_customer_add_takes_any_email_cleanly(cli, engine, email, name, company):
     args = ["customer", "add", email, "--name", name] + (["--company", company] if company is not None else [])
-    before = state(engine)
+    before = fingerprint(engine)
     result = cli(args)
-    assert_clean(result, before, state(engine), refusal="already exists")  # hypothesis repeats examples
+    assert_clean(result, before, fingerprint(engine), refusal="already exists")  # hypothesis repeats examples
     if result.exit_code == 0:
         shown = cli(["customer", "show", result.stdout.strip(), "--format", "json"])
         assert shown.exit_code == 0, shown.stderr
@@ -156,9 +147,9 @@ def test_ticket_create_takes_any_tags_cleanly(cli, engine, tags, title):
     args = ["ticket", "create", "--title", title, "--customer", "ana@example.com"]
     for tag in tags:
         args += ["--tag", tag]
-    before = state(engine)
+    before = fingerprint(engine)
     result = cli(args)
-    assert_clean(result, before, state(engine))
+    assert_clean(result, before, fingerprint(engine))
     if result.exit_code == 0:
         shown = cli(["ticket", "show", result.stdout.strip(), "--format", "json"])
         assert shown.exit_code == 0, shown.stderr
@@ -206,13 +197,13 @@ def csv_files(draw) -> bytes:
 def import_file(cli, engine, tmp_path, data: bytes, name: str = "hostile.csv"):
     path = tmp_path / name
     path.write_bytes(data)
-    before = state(engine)
+    before = fingerprint(engine)
     result = cli(["ticket", "import", str(path)])
-    after = state(engine)
+    after = fingerprint(engine)
     assert_clean(result, before, after, rows_listed=True)
     if result.exit_code == 0:
         imported = int(re.search(r"imported (\d+)", result.stderr)[1])
-        assert after[0] - before[0] == imported
+        assert after["tickets"][0] - before["tickets"][0] == imported
     return result
 
 

@@ -17,15 +17,15 @@ import threading
 import time
 from collections import Counter
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import text
 
+from tests.helpers import NOW
 from tests.processes import run_at_once
 
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 SECRET = "test-webhook-secret"
 DELIVERY_VARS = ("SUPPORTCTL_SMTP_URL", "SUPPORTCTL_SMTP_FROM", "SUPPORTCTL_WEBHOOK_URL", "SUPPORTCTL_WEBHOOK_SECRET")
 

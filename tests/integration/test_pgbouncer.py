@@ -26,8 +26,8 @@ from typer.testing import CliRunner
 
 from supportctl.cli.app import app
 from supportctl.db.embedded import server_account
-from tests.conftest import NOW
 from tests.factories import days_ago, insert_tickets
+from tests.helpers import NOW
 from tests.pgcluster import scratch_parent
 from tests.processes import run_at_once
 

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from supportctl.cli.app import app
-from tests.conftest import NOW
+from tests.helpers import NOW, fingerprint
 from tests.pgcluster import admin
 
 _names = itertools.count()
@@ -79,19 +79,6 @@ def seeded(cli):
         now = "2026-11-20T08:00:00Z" if "Old" in args else NOW
         result = cli(args, now=now)
         assert result.exit_code == 0, (args, result.stderr)
-
-
-def signature(engine) -> tuple:
-    with engine.connect() as conn:
-        return tuple(conn.execute(text(
-            "SELECT (SELECT count(*) FROM tickets), (SELECT count(*) FROM ticket_events), "
-            "(SELECT count(*) FROM customers), (SELECT count(*) FROM agents), (SELECT count(*) FROM comments), "
-            "(SELECT count(*) FROM notifications), "
-            "(SELECT md5(string_agg(t::text, '|' ORDER BY t.id)) FROM tickets t), "
-            "(SELECT md5(string_agg(a::text, '|' ORDER BY a.id)) FROM agents a), "
-            "(SELECT md5(string_agg(p::text, '|' ORDER BY p.priority)) FROM sla_policies p), "
-            "(SELECT count(*) FROM sla_calendar)"
-        )).one())
 
 
 def privileges(engine) -> set[tuple[str, str, str]]:
@@ -180,23 +167,23 @@ def test_the_reader_can_read_everything(login, seeded, args):
     "sla set high --response 2h",
 ])
 def test_every_write_as_the_reader_exits_4_with_one_line_and_changes_nothing(login, seeded, engine, args):
-    before = signature(engine)
+    before = fingerprint(engine)
     result = login("supportctl_reader")(args)
     assert result.exit_code == 4, result.stderr
     assert result.stderr.startswith("supportctl: error: permission denied for ")
     assert result.stderr.count("\n") == 1
     assert result.stdout == ""
-    assert signature(engine) == before
+    assert fingerprint(engine) == before
 
 
 def test_the_reader_cannot_import_tickets(login, seeded, engine, tmp_path):
     path = tmp_path / "in.csv"
     path.write_text("title,customer_email\nImported,ana@example.com\n")
-    before = signature(engine)
+    before = fingerprint(engine)
     result = login("supportctl_reader")(["ticket", "import", str(path)])
     assert result.exit_code == 4
     assert "permission denied" in result.stderr
-    assert signature(engine) == before
+    assert fingerprint(engine) == before
 
 
 def test_the_agent_does_the_ticket_work(login, seeded, engine, tmp_path):
@@ -231,11 +218,11 @@ def test_the_agent_does_the_ticket_work(login, seeded, engine, tmp_path):
     ["agent", "update", "bo@example.com", "--inactive"],
 ])
 def test_the_agent_cannot_change_policy_calendar_or_agents(login, seeded, engine, args):
-    before = signature(engine)
+    before = fingerprint(engine)
     result = login("supportctl_agent")(args)
     assert result.exit_code == 4, result.stderr
     assert result.stderr.startswith("supportctl: error: permission denied for table ")
-    assert signature(engine) == before
+    assert fingerprint(engine) == before
 
 
 def test_the_admin_changes_policy_calendar_and_agents(login, seeded, engine):

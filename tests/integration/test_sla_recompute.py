@@ -2,7 +2,7 @@
 
 import multiprocessing
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, text
@@ -13,8 +13,8 @@ from supportctl.domain.sla import DEFAULT_POLICY, due_dates
 from supportctl.services.sla import breaches, recompute
 from supportctl.services.sla import changes as sla_admin
 from tests.factories import insert_tickets
+from tests.helpers import NOW
 
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 OFFICE = BusinessCalendar.parse("Europe/Berlin", "mon-fri 09:00-17:00", ["2026-11-26"])
 
 

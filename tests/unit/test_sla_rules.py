@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from supportctl.domain.calendar import BusinessCalendar
 from supportctl.domain.durations import parse_duration
-from supportctl.domain.timestamps import iso_z
 from supportctl.domain.sla import (
     DEFAULT_POLICY,
     add_target,
@@ -20,6 +19,7 @@ from supportctl.domain.sla import (
     explain_due,
     metric_state,
 )
+from supportctl.domain.timestamps import iso_z
 
 BERLIN = ZoneInfo("Europe/Berlin")
 H = timedelta(hours=1)

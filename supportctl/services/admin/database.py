@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from supportctl.db import migrate
-from supportctl.errors import Refused
 from supportctl.db.database import Database, ping
+from supportctl.errors import Refused
 
 
 def _server():

@@ -21,7 +21,6 @@ from supportctl.services.tickets import history
 from supportctl.services.views import View
 
 
-
 class Escalation(View):
     id: int
     title: str

@@ -14,6 +14,7 @@ from supportctl.errors import InvalidInput, Refused
 from supportctl.services import lookup, validation
 from supportctl.services.views import AgentView
 
+
 def open_load(session: Session, agent_ids: list[int]) -> dict[int, int]:
     """Unresolved tickets assigned to each agent."""
     rows = session.execute(

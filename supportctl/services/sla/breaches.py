@@ -14,7 +14,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, Select, case, cast, extract, func, literal, literal_column, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Select,
+    case,
+    cast,
+    extract,
+    func,
+    literal,
+    literal_column,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session, aliased
 
 from supportctl.db.database import set_cron_timeouts
