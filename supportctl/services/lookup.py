@@ -7,7 +7,7 @@ where to look. Emails are checked (exit 2 for a malformed one) and lower-cased f
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from supportctl.db.models import Agent, Customer, Ticket
 from supportctl.errors import NotFound
@@ -15,9 +15,20 @@ from supportctl.services import validation
 
 
 def ticket(session: Session, ticket_id: int, *, lock: bool = False) -> Ticket:
+    """The ticket; with `lock`, its row locked FOR UPDATE for the rest of the transaction.
+
+    Locked, the ticket row is read alone and its customer and assignee by a second query
+    after the lock is granted: a row joined into the locking SELECT would be the one read
+    before waiting, not the one committed meanwhile (PostgreSQL re-reads only the locked
+    row), and the command would decide on an assignee who is no longer there.
+    """
     query = select(Ticket).where(Ticket.id == ticket_id)
     if lock:
-        query = query.with_for_update(of=Ticket)
+        query = (
+            query.options(selectinload(Ticket.customer), selectinload(Ticket.assignee))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
     found = session.scalar(query)
     if found is None:
         raise NotFound(f"no ticket {ticket_id}", hint="see `supportctl ticket list`")

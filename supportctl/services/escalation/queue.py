@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import and_, case, func, insert, literal, or_, select, text
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session, defer, selectinload
 
 from supportctl.db.database import set_cron_timeouts
 from supportctl.db.models import SlaPolicy, Ticket, TicketEvent
@@ -57,7 +57,9 @@ def claim_batch(session: Session, now: datetime, size: int) -> list[tuple[Ticket
         .order_by(overdue_since, Ticket.id)
         .limit(size)
         .with_for_update(of=Ticket, skip_locked=True)
-        .options(defer(Ticket.description))  # an escalation never reads it, and it is the bulk of a row
+        # The people after the lock (as lookup.ticket does): who to mail is who holds it now.
+        .options(defer(Ticket.description), selectinload(Ticket.customer), selectinload(Ticket.assignee))
+        .execution_options(populate_existing=True)
     )
     return [(ticket, m) for ticket, m in session.execute(query)]
 
