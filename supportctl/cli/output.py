@@ -266,23 +266,30 @@ def _json_cell(column: Any) -> Any:
 def atomic_file(path: str) -> Iterator[BinaryIO]:
     """A file that appears at path only once complete: written beside it, synced, renamed.
 
-    A failure, Ctrl-C or kill -9 leaves whatever was at path before (or nothing); the
-    temporary file is removed on any failure Python lives to see.
+    Only a regular file (or nothing) at path is replaced: a symlink, a FIFO, a device or
+    a directory there is refused before anything is written, so `-o /dev/null` as root
+    cannot swap the system's null device for a file. The new file gets the mode the
+    user's umask gives. A failure, Ctrl-C or kill -9 leaves whatever was at path before
+    (or nothing); the temporary file is removed on any failure Python lives to see.
     """
     target = Path(path)
-    if target.is_dir():
-        raise InvalidInput(f"cannot write {path}: it is a directory", hint="give a file name, e.g. -o tickets.csv")
+    try:
+        kind = stat.S_IFMT(os.lstat(target).st_mode)
+    except FileNotFoundError:
+        kind = stat.S_IFREG
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {path}: {exc.strerror}") from exc
+    if kind != stat.S_IFREG:
+        what = _KINDS.get(kind, "not a regular file")
+        raise InvalidInput(f"cannot write {path}: it is {what}; only a regular file is replaced",
+                           hint="give the name of a new or regular file, or -o - for stdout")
     temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     try:
-        handle = open(temp, "wb")
+        handle = open(temp, "xb")  # O_EXCL: never through a link someone put at the temporary name
     except OSError as exc:
         raise InvalidInput(f"cannot write {path}: {exc.strerror}") from exc
     try:
         with handle:
-            try:
-                os.chmod(temp, stat.S_IMODE(os.stat(target).st_mode))  # replacing keeps the old mode
-            except OSError:
-                pass
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
@@ -293,6 +300,10 @@ def atomic_file(path: str) -> Iterator[BinaryIO]:
             raise InvalidInput(f"cannot write {path}: {exc.strerror or exc}") from exc
         raise
     _sync_directory(target.parent)
+
+
+_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFLNK: "a symbolic link", stat.S_IFIFO: "a FIFO",
+          stat.S_IFCHR: "a device", stat.S_IFBLK: "a device", stat.S_IFSOCK: "a socket"}
 
 
 def _sync_directory(directory: Path) -> None:

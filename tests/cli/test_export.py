@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import os
+import stat
 import subprocess
 import sys
 
@@ -170,6 +171,40 @@ def test_an_unwritable_target_exits_2(cli, tmp_path):
     directory = cli(["ticket", "export", "-o", str(tmp_path)])
     assert directory.exit_code == 2
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink", "symlink to nowhere", "device"])
+def test_only_a_regular_file_at_the_target_is_replaced(cli, varied, tmp_path, kind):
+    target, regular = tmp_path / "out.csv", tmp_path / "precious.txt"
+    regular.write_text("keep me\n")
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "symlink":
+        target.symlink_to(regular)
+    elif kind == "symlink to nowhere":
+        target.symlink_to(tmp_path / "nowhere")
+    else:
+        target = "/dev/null"
+    before = os.lstat(target)
+    result = cli(["ticket", "export", "-o", str(target)])
+    assert result.exit_code == 2
+    assert "only a regular file is replaced" in result.stderr and result.stderr.count("\n") == 1
+    after = os.lstat(target)
+    assert (after.st_mode, after.st_ino, after.st_rdev) == (before.st_mode, before.st_ino, before.st_rdev)
+    assert regular.read_text() == "keep me\n"
+    assert sorted(os.listdir(tmp_path)) == (["precious.txt"] if kind == "device" else ["out.csv", "precious.txt"])
+
+
+def test_the_new_file_has_the_mode_the_umask_gives_not_the_old_file_s(cli, varied, tmp_path):
+    target = tmp_path / "tickets.csv"
+    target.write_text("old\n")
+    os.chmod(target, 0o666)
+    old_umask = os.umask(0o027)
+    try:
+        assert cli(["ticket", "export", "-o", str(target)]).exit_code == 0
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o640
 
 
 def test_an_export_piped_into_head_ends_quietly(database_url, engine):
