@@ -77,8 +77,13 @@ class Database:
             return migrate.current_revision(conn)
 
     def upgrade(self, revision: str = "head") -> tuple[str | None, str | None]:
-        """Apply migrations; returns (before, after) revisions."""
+        """Apply migrations; returns (before, after) revisions.
+
+        Under a transaction-level advisory lock, so any number of first commands (or `db
+        upgrade`s) at once take turns: the first migrates, the others find it done.
+        """
         with self.translated_errors(), self.engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('supportctl: migrate'))"))
             before = migrate.current_revision(conn)
             migrate.upgrade(conn, revision)
             return before, migrate.current_revision(conn)

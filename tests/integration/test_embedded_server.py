@@ -25,6 +25,7 @@ from sqlalchemy import create_engine, text
 from supportctl.db.embedded import EmbeddedServer, server_account
 from supportctl.errors import DatabaseUnavailable
 from tests.pgcluster import ThrowawayCluster, remove_dead_leftovers, scratch_parent
+from tests.processes import run_at_once
 
 ROOT = os.geteuid() == 0
 REPO = str(Path(__file__).resolve().parents[2])
@@ -209,6 +210,14 @@ def test_two_processes_racing_on_a_fresh_dir_both_succeed_with_a_single_server(s
         proc.join(timeout=30)
     assert not [o for o in outcomes if o.startswith("error")], outcomes
     assert outcomes[0] == outcomes[1]  # the same postmaster served both
+    assert len(_postmasters_of(server.pgdata)) == 1
+
+
+@pytest.mark.slow
+def test_eight_first_commands_at_once_on_an_empty_data_dir_all_succeed(server):
+    env = {"SUPPORTCTL_DATA_DIR": str(server.data_dir), "SUPPORTCTL_DATABASE_URL": ""}
+    outcomes = run_at_once(["customer", "list", "--format", "json"], env, processes=8, timeout=120)
+    assert [(code, out) for code, out, _ in outcomes] == [(0, "[]\n")] * 8, [err for _, _, err in outcomes]
     assert len(_postmasters_of(server.pgdata)) == 1
 
 

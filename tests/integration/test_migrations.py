@@ -1,9 +1,11 @@
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from supportctl.db import migrate
 from supportctl.db.models import Base
+from tests.processes import run_at_once
 
 
 def test_head_constant_matches_the_migration_scripts():
@@ -43,3 +45,12 @@ def test_migrations_seed_the_default_sla_policy(new_database):
         ).all()
     engine.dispose()
     assert [tuple(r) for r in rows] == [("critical", 1, 8), ("high", 4, 24), ("medium", 24, 72), ("low", 72, 168)]
+
+
+@pytest.mark.slow
+def test_four_db_upgrades_at_once_on_an_empty_database_all_succeed(new_database):
+    url = new_database(migrated=False)
+    outcomes = run_at_once(["db", "upgrade"], {"SUPPORTCTL_DATABASE_URL": url}, processes=4, timeout=120)
+    assert [code for code, _, _ in outcomes] == [0] * 4, [err for _, _, err in outcomes]
+    notes = sorted(err for _, _, err in outcomes)
+    assert notes == [f"already at head ({migrate.HEAD})\n"] * 3 + [f"upgraded empty database -> {migrate.HEAD}\n"]
