@@ -15,13 +15,12 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from supportctl import errors
 from supportctl.config import Settings, mask_url
 from supportctl.db import migrate
-from supportctl.db.engine import RETRYABLE, make_engine, sqlstate, translate
+from supportctl.db.engine import RETRYABLE, DatabaseError, make_engine, sqlstate, translate
 
 T = TypeVar("T")
 
@@ -61,7 +60,7 @@ class Database:
     def translated_errors(self) -> Iterator[None]:
         try:
             yield
-        except DBAPIError as exc:
+        except DatabaseError as exc:
             raise translate(exc, self.shown_url) from exc
         except UnicodeEncodeError as exc:
             # Text the driver cannot send as UTF-8: bytes of another encoding that Python kept as
@@ -111,14 +110,22 @@ class Database:
         if self._engine is None:
             self.check_schema()
         session = Session(self.engine, expire_on_commit=False)
+        failed = True
         try:
             with self.translated_errors():
                 session.begin()
+                # No command waits for ever behind a row or table someone else holds: exit 6.
+                session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
                 yield session
                 if commit:
                     session.commit()
+            failed = False
         finally:
-            session.close()  # rolls back whatever was not committed
+            try:
+                session.close()  # rolls back whatever was not committed
+            except DatabaseError as exc:
+                if not failed:  # a failure of its own; after another one it is only an echo of it
+                    raise translate(exc, self.shown_url) from exc
 
     def run(self, work: Callable[[Session], T], attempts: int = 4) -> T:
         """Run work in a transaction, retried whole on serialization failure or deadlock."""
@@ -128,7 +135,7 @@ class Database:
                     return work(session)
             except errors.LockBusy as exc:
                 cause = exc.__cause__
-                retryable = isinstance(cause, DBAPIError) and sqlstate(cause) in RETRYABLE
+                retryable = isinstance(cause, DatabaseError) and sqlstate(cause) in RETRYABLE
                 if not retryable or attempt == attempts:
                     raise
                 time.sleep(random.uniform(0.01, 0.05) * 2**attempt)  # jitter so racers part ways

@@ -5,10 +5,15 @@ Nothing here runs at import time; an engine is made only when a command needs on
 
 from __future__ import annotations
 
+import psycopg2
 from sqlalchemy import URL, Engine, create_engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from supportctl import errors
+
+# What the database layer raises: SQLAlchemy's wrapper, or psycopg2's own error from the
+# raw cursor the COPY paths use.
+DatabaseError = (DBAPIError, psycopg2.Error)
 
 # SQLSTATE codes (PostgreSQL appendix A) that mean something to a user.
 _PERMISSION_DENIED = "42501"
@@ -44,14 +49,20 @@ def make_engine(url: str) -> Engine:
     )
 
 
-def sqlstate(exc: DBAPIError) -> str | None:
-    return getattr(exc.orig, "pgcode", None)
+def _driver_error(exc: BaseException) -> BaseException | None:
+    return exc.orig if isinstance(exc, DBAPIError) else exc
 
 
-def translate(exc: DBAPIError, shown_url: str) -> errors.SupportctlError:
-    """Map a driver error to supportctl's exit codes (docs/output.md), with a one-line message."""
+def sqlstate(exc: BaseException) -> str | None:
+    return getattr(_driver_error(exc), "pgcode", None)
+
+
+def translate(exc: BaseException, shown_url: str) -> errors.SupportctlError:
+    """Map a database error (see DatabaseError) to supportctl's exit codes (docs/output.md),
+    with a one-line message."""
     code = sqlstate(exc)
-    detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    driver = _driver_error(exc)
+    detail = (str(driver).strip().splitlines() or [type(driver).__name__])[0] if driver is not None else str(exc)
     if code == _PERMISSION_DENIED:
         # PostgreSQL already says "permission denied for table x"; saying it twice reads badly.
         return errors.Refused(
@@ -59,8 +70,11 @@ def translate(exc: DBAPIError, shown_url: str) -> errors.SupportctlError:
             hint="the database role in use may not do that: see `supportctl db roles`",
         )
     if code in (_LOCK_NOT_AVAILABLE, _QUERY_CANCELED) or code in RETRYABLE:
+        # PostgreSQL says what it waited on in the context: "while updating tuple (0,3) in relation ...".
+        context = getattr(getattr(driver, "diag", None), "context", None) or ""
+        waited = f" ({context.splitlines()[0]})" if context.startswith("while ") else ""
         return errors.LockBusy(
-            f"gave up waiting for the database: {detail}",
+            f"gave up waiting for the database: {detail}{waited}",
             hint="another run holds what this one needs; nothing was changed, try again later",
         )
     if code is not None and code.startswith(_PROGRAM_LIMIT):

@@ -7,6 +7,7 @@ stopping that would end every other test).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -109,6 +110,44 @@ def test_a_server_stopped_mid_command_ends_it_with_exit_5_and_a_clear_message(ow
     assert stderr.count("\n") == 1
 
 
+def test_a_server_stopped_during_an_export_to_a_file_or_an_import_s_staging_exits_5_in_one_line(
+        own_cluster, tmp_path):
+    cluster, url = own_cluster
+    holder = connect(url)  # the export's COPY waits on it
+    with holder.cursor() as cur:
+        cur.execute("LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE")
+    target = tmp_path / "tickets.csv"
+    export = supportctl(["ticket", "export", "-o", str(target)], url)
+    importer = supportctl(["ticket", "import", "-"], url, stdin=subprocess.PIPE)
+    rows = "".join(f"Ticket {n},c{n}@example.com\n" for n in range(6000))  # past the first staged batch
+    importer.stdin.write("title,customer_email\n" + rows)
+    importer.stdin.flush()
+    watcher = cluster.admin_connect()
+    wait_until(waiting_on_a_lock(watcher, 1), what="the export to wait on the lock")
+    wait_until(lambda: _staged(watcher), what="the import to stage its first batch")
+    watcher.close()
+    cluster.process.send_signal(signal.SIGQUIT)
+    cluster.process.wait(30)
+    with contextlib.suppress(BrokenPipeError):  # it may have found the server gone already
+        importer.stdin.write(rows)
+        importer.stdin.close()
+    for process in (export, importer):
+        _, stderr = process.communicate(timeout=30)
+        assert process.returncode == 5, stderr
+        assert stderr.startswith("supportctl: error: cannot reach the database at ")
+        assert stderr.count("\n") == 1
+    assert os.listdir(tmp_path) == []
+    holder.close()
+
+
+def _staged(conn) -> bool:
+    """Whether a supportctl session is idle in its transaction (the import reading stdin)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'supportctl' "
+                    "AND state = 'idle in transaction'")
+        return cur.fetchone()[0] == 1
+
+
 @pytest.mark.parametrize("args", [["queue", "escalate"], ["queue", "assign"], ["sla", "breaches"]])
 def test_a_cron_command_blocked_by_a_held_lock_exits_6_and_changes_nothing(database_url, engine, args):
     insert_tickets(engine, 20, days_ago(NOW, 3))
@@ -133,6 +172,35 @@ def test_a_cron_command_blocked_by_a_held_lock_exits_6_and_changes_nothing(datab
                       "timeout (another run holds what this one needs; nothing was changed, try again later)\n")
     with engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM tickets WHERE escalated OR assignee_id IS NOT NULL")) == 0
+        assert conn.scalar(text("SELECT count(*) FROM ticket_events WHERE kind <> 'created'")) == 0
+
+
+@pytest.mark.parametrize("args", [
+    ["ticket", "update", "1", "--priority", "high"], ["ticket", "comment", "1", "--body", "hi", "--author", "bo@example.com"],
+    ["ticket", "escalate", "1"], ["ticket", "unassign", "1"], ["ticket", "assign", "1", "--to", "bo@example.com"],
+], ids=lambda args: args[1])
+def test_a_ticket_command_behind_a_held_row_lock_exits_6_within_seconds_saying_what_it_waited_on(
+        database_url, engine, args):
+    insert_tickets(engine, 1, days_ago(NOW, 3))
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO agents (email, name, created_at) VALUES ('bo@example.com', 'Bo', :t)"),
+                     {"t": NOW})
+    holder = connect(database_url)
+    with holder.cursor() as cur:  # someone's long transaction on the ticket
+        cur.execute("SELECT id FROM tickets WHERE id = 1 FOR UPDATE")
+    started = time.monotonic()
+    process = supportctl(args, database_url)
+    try:
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert process.returncode == 6, stderr
+    assert time.monotonic() - started < 10
+    assert stderr.startswith("supportctl: error: gave up waiting for the database: canceling statement due to "
+                             'lock timeout (while locking tuple (0,1) in relation "tickets")')
+    assert stderr.count("\n") == 1
+    with engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM ticket_events WHERE kind <> 'created'")) == 0
 
 
