@@ -9,7 +9,7 @@ import typer
 
 from supportctl.cli.context import app_context
 from supportctl.cli.options import IdArgument, TextFormat
-from supportctl.cli.output import write_rows
+from supportctl.cli.output import visible, write_rows
 from supportctl.domain.durations import format_target
 from supportctl.domain.timestamps import iso_z
 
@@ -35,7 +35,7 @@ def explain(
     with app_ctx.transaction() as session:
         view = explaining.explain(session, ticket_id, app_ctx.now)
     if fmt is TextFormat.TEXT:
-        typer.echo("\n".join(render(view)))
+        typer.echo(visible("\n".join(render(view))))
         return
     row = view.row()
     write_rows([row], list(row), fmt.value)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import stat
 import sys
 import time
@@ -37,6 +38,9 @@ from supportctl.errors import InvalidInput
 # OWASP "CSV injection": a text cell starting with one of these is prefixed with '.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BLOCK = 1 << 20  # bytes per write to the output
+# C0 and C1 control characters but tab and newline: ESC starts terminal commands (an OSC
+# title, a colour, a cursor move), and customers write ticket text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def choose_format(requested: Enum | str | None) -> str:
@@ -73,6 +77,11 @@ def cell(value: Any) -> str:
     if isinstance(value, (datetime, date, Enum)):
         return str(jsonable(value))
     return str(value)
+
+
+def visible(text: str) -> str:
+    """Text for a person's terminal: control characters shown as ``\\x1b``, never sent."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def formula_safe(value: Any, text: str) -> str:
@@ -132,7 +141,7 @@ def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], out: TextI
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*(Text(cell(row.get(c))) for c in columns))
+        table.add_row(*(Text(visible(cell(row.get(c)))) for c in columns))
     # A table asked for on a pipe is never cut to 80 columns.
     console = Console(file=out, width=None if out.isatty() else 100_000, soft_wrap=False)
     console.print(table)
@@ -151,7 +160,7 @@ def write_record(record: Mapping[str, Any], fmt: str, *, raw: bool = False) -> N
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     for key, value in record.items():
-        table.add_row(Text(key), Text(cell(value)))
+        table.add_row(Text(key), Text(visible(cell(value))))
     Console(file=sys.stdout, width=None if sys.stdout.isatty() else 100_000).print(table)
 
 
@@ -326,17 +335,17 @@ class Progress:
     def __init__(self, verb: str) -> None:
         self.verb = verb
         self.shown = time.monotonic()  # a quick run shows nothing
-        self.visible = False
+        self.showing = False
 
     def __call__(self, written: int) -> None:
         moment = time.monotonic()
         if moment - self.shown >= 0.25:
-            self.shown, self.visible = moment, True
+            self.shown, self.showing = moment, True
             sys.stderr.write(f"\r{self.verb}… {written / 1_000_000:.1f} MB")
             sys.stderr.flush()
 
     def clear(self) -> None:
-        if self.visible:
+        if self.showing:
             sys.stderr.write("\r\033[K")
             sys.stderr.flush()
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from tests.helpers import create, show
+from tests.helpers import create, run, show
 
 
 def history(cli, ticket_id):
@@ -218,3 +218,16 @@ def test_ten_hours_pending_moves_resolution_due_ten_hours_later(cli):
     assert paused["state"] == "paused"
     cli(f"ticket update {ticket_id} --status in_progress", now="2026-11-23T22:00:00Z")
     assert show(cli, ticket_id)["resolution_due_at"] == "2026-11-26T20:00:00Z"
+
+
+def test_control_characters_in_ticket_text_are_shown_not_sent_to_a_terminal(cli):
+    ticket_id = create(cli, "--description", "red \x1b[31mtext\x9b", title="Hi \x1b]0;pwned\x07 there")
+    table = run(cli, "ticket list --format table").stdout
+    assert "\x1b" not in table and "\x07" not in table
+    assert "Hi \\x1b]0;pwned\\x07 there" in table
+    record = run(cli, f"ticket show {ticket_id} --format table").stdout
+    assert "red \\x1b[31mtext\\x9b" in record and "\x1b" not in record and "\x9b" not in record
+    explained = run(cli, f"sla explain {ticket_id}").stdout
+    assert explained.startswith(f"ticket {ticket_id}: Hi \\x1b]0;pwned\\x07 there\n")
+    # Data formats carry the text as it was written.
+    assert show(cli, ticket_id)["title"] == "Hi \x1b]0;pwned\x07 there"
