@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -33,8 +32,19 @@ def read_text(value: str | None, path: str | None, what: str) -> str | None:
         raise InvalidInput(f"give --{what} or --{what}-file, not both")
     if path is None:
         return value
+    from supportctl.services.tickets.changes import MAX_TEXT
+
+    limit = 4 * MAX_TEXT  # bytes: UTF-8 takes at most 4 a character
     try:
-        return sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        if path == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with open(path, "rb") as fh:
+                data = fh.read(limit + 1)
+        if len(data) > limit:
+            raise InvalidInput(f"--{what}-file {path} is larger than {limit // 2**20} MB; "
+                               f"a {what} holds at most {MAX_TEXT // 2**20} MB")
+        return data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"cannot read --{what}-file {path}: {exc}") from exc
 

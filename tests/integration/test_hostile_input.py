@@ -12,14 +12,18 @@ They carry no NUL: no real command line can.
 from __future__ import annotations
 
 import codecs
+import os
 import re
+import subprocess
+import sys
+import time
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from tests.helpers import fingerprint
+from tests.helpers import fingerprint, run
 
 hostile = settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
@@ -258,3 +262,52 @@ def test_bad_bytes_and_missing_headers_are_refused_with_their_line(cli, engine, 
     with engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM tickets")) == 0
 
+
+
+# -- inputs without an end ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [
+    ["ticket", "create", "--title", "T", "--customer", "a@example.com", "--description-file", "/dev/zero"],
+    ["ticket", "comment", "1", "--author", "a@example.com", "--body-file", "/dev/zero"],
+    ["ticket", "import", "/dev/zero"],
+], ids=["description", "body", "import"])
+def test_an_endless_input_file_is_refused_within_seconds_naming_the_limit(cli, engine, args):
+    run(cli, "ticket create --title T --customer a@example.com")
+    before = fingerprint(engine)
+    started = time.monotonic()
+    result = cli(args)
+    assert result.exit_code == 2, result.stderr
+    assert time.monotonic() - started < 10
+    assert re.search(r"larger than \d+ MB|longer than [\d,]+ bytes", result.stderr), result.stderr
+    assert result.stderr.count("\n") == 1
+    assert fingerprint(engine) == before
+
+
+def test_an_endless_stdin_is_refused_too(database_url):
+    command = (f"{sys.executable} -m supportctl ticket create --title T --customer a@example.com "
+               "--description-file - < /dev/zero")
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, SUPPORTCTL_DATABASE_URL=database_url))
+    assert done.returncode == 2
+    assert "--description-file - is larger than 64 MB" in done.stderr
+
+
+def test_a_description_over_the_limit_exits_2_before_anything_is_written(cli, engine, tmp_path):
+    path = tmp_path / "long.txt"
+    path.write_text("a" * (16 * 1024 * 1024 + 1))
+    before = fingerprint(engine)
+    result = cli(["ticket", "create", "--title", "T", "--customer", "a@example.com", "--description-file", str(path)])
+    assert result.exit_code == 2
+    assert "description is 16,777,217 characters long; at most 16,777,216 (16 MB)" in result.stderr
+    assert fingerprint(engine) == before
+
+
+def test_a_header_of_a_million_repeated_columns_is_refused_within_seconds(cli, tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_text("title,customer_email," + ",".join(["tags"] * 1_000_000) + "\n")
+    started = time.monotonic()
+    result = cli(["ticket", "import", str(path)])
+    assert result.exit_code == 2
+    assert time.monotonic() - started < 5
+    assert "column tags appears more than once" in result.stderr

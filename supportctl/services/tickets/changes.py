@@ -27,6 +27,8 @@ from supportctl.services.views import CommentView, TicketView
 MAX_TAG_LENGTH = 64
 MAX_TITLE = 1000  # characters
 MAX_EXTERNAL_ID = 255  # characters; a unique btree key (PostgreSQL refuses keys over ~2.7 kB)
+# Characters of a description or a comment: more is a mistake (or /dev/zero), not a ticket.
+MAX_TEXT = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -55,11 +57,17 @@ def title_text(text: str) -> str:
 
 
 def description_text(text: str) -> str:
-    # No length limit of our own: the database refuses a description whose distinct words
+    # Within MAX_TEXT, the database still refuses a description whose distinct words
     # overflow the search column's tsvector (1 MB), and that error says so (db/engine.py).
+    _within_limit(text, "description")
     if "\x00" in text:
         raise InvalidInput("description must not contain NUL bytes")
     return text
+
+
+def _within_limit(text: str, what: str) -> None:
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(f"{what} is {len(text):,} characters long; at most {MAX_TEXT:,} (16 MB)")
 
 
 def external_id_text(text: str | None) -> str | None:
@@ -215,6 +223,7 @@ def comment(
     internal: bool = False,
 ) -> CommentView:
     body = validation.non_empty(body, "comment body")
+    _within_limit(body, "comment body")
     ticket = lookup.ticket(session, ticket_id, lock=True)
     if ticket.status == Status.CLOSED.value:
         raise Refused(f"ticket {ticket.id} is closed; reopen is not possible, open a new ticket")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,7 +45,10 @@ from supportctl.services.tickets.columns import EXPORT_COLUMNS
 REQUIRED = ("title", "customer_email")
 OPTIONAL = ("external_id", "description", "status", "priority", "category", "tags", "assignee_email", "created_at")
 IGNORED = tuple(c for c in EXPORT_COLUMNS if c not in REQUIRED + OPTIONAL)  # id, escalated, …
-MAX_FIELD = 16 * 1024 * 1024  # a description longer than this is a mistake, not a ticket
+_KNOWN = frozenset(REQUIRED + OPTIONAL + IGNORED)
+MAX_FIELD = changes.MAX_TEXT  # characters in one cell
+# Bytes in one physical line: a file without line breaks (or /dev/zero) is refused, not read whole.
+MAX_LINE = 4 * MAX_FIELD + 4096
 _BATCH = 5000
 _STAGED = (
     "line", "ok", "external_id", "title", "description", "status", "priority", "category", "tags",
@@ -161,7 +165,10 @@ class Outcome:
 
 def _lines(stream: BinaryIO, outcome: Outcome) -> Iterator[str]:
     """The file's lines as text: BOM dropped, bytes that are not UTF-8 reported with their line."""
-    for number, raw in enumerate(stream, 1):
+    for number, raw in enumerate(iter(lambda: stream.readline(MAX_LINE + 1), b""), 1):
+        if len(raw) > MAX_LINE:
+            raise InvalidInput(f"line {number} is longer than {MAX_LINE:,} bytes; nothing was imported",
+                               hint="is it a CSV file? each row must fit in a line, its cells at most 16 MB")
         if number == 1 and raw.startswith(codecs.BOM_UTF8):
             raw = raw[len(codecs.BOM_UTF8):]
         try:
@@ -178,6 +185,12 @@ def _shown(column: str) -> str:
     return text if len(text) <= 40 else text[:39] + "…"
 
 
+def _listed(names: list[str], most: int = 10) -> str:
+    """'a, b, c', or the first few and how many more: a header may name a million columns."""
+    more = f" and {len(names) - most:,} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
 def _header(reader, name: str) -> list[str]:
     try:
         header = next(reader)
@@ -186,22 +199,23 @@ def _header(reader, name: str) -> list[str]:
     except csv.Error as exc:
         raise InvalidInput(f"{name}: line 1: not a CSV header: {exc}") from exc
     columns = [c.strip().lower() for c in header]
-    missing = [c for c in REQUIRED if c not in columns]
-    unknown = [_shown(h.strip()) or "(empty)" for h, c in zip(header, columns) if c not in REQUIRED + OPTIONAL + IGNORED]
+    present = set(columns)
+    missing = [c for c in REQUIRED if c not in present]
+    unknown = [_shown(h.strip()) or "(empty)" for h, c in zip(header, columns) if c not in _KNOWN]
     if missing:
         raise InvalidInput(
             f"{name}: line 1: the header lacks {', '.join(missing)}"
-            + (f" and names unknown columns {', '.join(unknown)}" if unknown else ""),
+            + (f" and names unknown columns {_listed(unknown)}" if unknown else ""),
             hint="the first line must name the columns, as `supportctl ticket export` writes them",
         )
     if unknown:
         raise InvalidInput(
-            f"{name}: line 1: unknown column{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}",
+            f"{name}: line 1: unknown column{'s' if len(unknown) > 1 else ''} {_listed(unknown)}",
             hint=f"known: {','.join(REQUIRED + OPTIONAL)}; ignored: {','.join(IGNORED)}",
         )
-    twice = sorted({_shown(c) for c in columns if columns.count(c) > 1})
+    twice = sorted(_shown(c) for c, n in Counter(columns).items() if n > 1)
     if twice:
-        raise InvalidInput(f"{name}: line 1: column {', '.join(twice)} appears more than once")
+        raise InvalidInput(f"{name}: line 1: column {_listed(twice)} appears more than once")
     return columns
 
 
