@@ -45,10 +45,13 @@ def roles(ctx: typer.Context, fmt: FormatOption = None) -> None:
     Run it as the owner of the schema (the role that ran `db upgrade`), and again after
     each `db upgrade`; it is safe to repeat. The roles are NOLOGIN groups: give people
     and cron jobs LOGIN roles of their own that are members of one of them, e.g.
-    CREATE ROLE ana LOGIN IN ROLE supportctl_agent. The reader may only read; the agent
-    works tickets but cannot change agents (beyond the assignment cursor), the SLA
-    policy or the calendar; the admin may do everything supportctl does. Nobody but
-    the owner may change or delete ticket history. Prints each role's privileges.
+    CREATE ROLE ana LOGIN IN ROLE supportctl_agent. The reader reads supportctl's
+    tables; the agent works tickets, changing only the columns the commands change,
+    but not agents (beyond the assignment cursor), the SLA policy or the calendar; the
+    admin may also change those. Nobody may delete tickets, comments, customers or
+    agents, or change history. Grants are made on supportctl's tables by name (a table
+    someone else adds to the schema stays unreadable). Prints each role's privileges;
+    docs/operations.md shows the whole matrix.
 
     Example: supportctl db roles --format table
     """

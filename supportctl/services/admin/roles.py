@@ -1,22 +1,23 @@
 """Least-privilege group roles: `supportctl db roles`.
 
 Three NOLOGIN group roles; people and cron jobs log in as their own LOGIN roles,
-made members of one of them (docs/operations.md shows how):
+made members of one of them (docs/operations.md shows how, and the matrix below):
 
-    supportctl_reader  SELECT on every table: list, show, breaches, export.
-    supportctl_agent   ticket work: writes customers, tickets, comments, events and the
-                       notification outbox; of agents only the round-robin cursor
-                       columns; reads the SLA policy and calendar, never changes them.
-    supportctl_admin   everything supportctl does: agents, SLA policy and calendar too.
+    supportctl_reader  reads supportctl's tables: list, show, breaches, export, explain.
+    supportctl_agent   ticket work: creates customers, tickets, comments, history and
+                       notifications; changes only the ticket columns commands change
+                       (never id, external_id, customer_id, created_at, description), only
+                       the delivery columns of the outbox (never recipient or data), only
+                       the round-robin cursor of agents.
+    supportctl_admin   what the agent does, plus agents, the SLA policy and calendar.
 
-ticket_events is the audit trail: nobody but the owner may UPDATE or DELETE it.
-alembic_version belongs to `db upgrade`, which runs as the owner.
-
-Grants are made schema-wide (ALL TABLES / ALL SEQUENCES IN SCHEMA) and as default
-privileges of the tables' owner, so a table a later migration adds is readable at
-once; re-running `db roles` after `db upgrade` applies the finer rules to it. Every
-run first revokes what the three roles held, then grants afresh, in one transaction:
-the result is the same whatever was there before, and nobody sees a half-way state.
+Grants are made on supportctl's own tables, by name: a table someone else adds to the
+schema is readable by nobody here, and no default privileges reach future tables (a
+migration that adds a table adds it to MATRIX, and `db roles` is run again after
+`db upgrade`). Nothing may DELETE but what a command deletes (the calendar, on `sla
+calendar clear`); ticket history is INSERT-only for everyone; alembic_version belongs to
+the owner. Every run first revokes whatever the three roles held in the schema, then
+grants afresh, in one transaction: the result is the same whatever was there before.
 """
 
 from __future__ import annotations
@@ -30,20 +31,50 @@ from supportctl.services.views import View
 READER, AGENT, ADMIN = "supportctl_reader", "supportctl_agent", "supportctl_admin"
 ROLES = (READER, AGENT, ADMIN)
 
-# What the agent role may write beyond reading everything; tables a schema lacks are skipped.
-AGENT_WRITES = {
-    "customers": "INSERT",  # a ticket for an unknown customer creates them
-    "tickets": "INSERT, UPDATE",
-    "comments": "INSERT",
-    "ticket_events": "INSERT",
-    "notifications": "INSERT, UPDATE",  # queued with each change; `notify send` records outcomes
+# The ticket columns a command changes (update, assign, escalate, pause, resolve).
+_TICKET_CHANGES = (
+    "title", "status", "priority", "category", "tags", "assignee_id", "escalated", "escalation_level",
+    "last_escalated_at", "updated_at", "first_response_at", "resolved_at", "closed_at", "response_due_at",
+    "resolution_due_at", "paused_at", "paused_seconds",
+)
+_DELIVERY = ("status", "attempts", "last_error", "next_attempt_at", "sent_at")  # notify send's record
+_CURSOR = ("last_assigned_at", "assignment_seq")
+
+# table -> role -> privileges; ("UPDATE", columns) is a column-level UPDATE. Each role lists
+# everything it holds (the agent's and the admin's include SELECT).
+Privilege = str | tuple[str, tuple[str, ...]]
+MATRIX: dict[str, dict[str, tuple[Privilege, ...]]] = {
+    "customers": {READER: ("SELECT",), AGENT: ("SELECT", "INSERT"), ADMIN: ("SELECT", "INSERT")},
+    "agents": {
+        READER: ("SELECT",), AGENT: ("SELECT", ("UPDATE", _CURSOR)),
+        ADMIN: ("SELECT", "INSERT", ("UPDATE", ("name", "role", "capacity", "active", *_CURSOR))),
+    },
+    "tickets": {
+        READER: ("SELECT",), AGENT: ("SELECT", "INSERT", ("UPDATE", _TICKET_CHANGES)),
+        ADMIN: ("SELECT", "INSERT", ("UPDATE", _TICKET_CHANGES)),
+    },
+    "comments": {READER: ("SELECT",), AGENT: ("SELECT", "INSERT"), ADMIN: ("SELECT", "INSERT")},
+    "ticket_events": {READER: ("SELECT",), AGENT: ("SELECT", "INSERT"), ADMIN: ("SELECT", "INSERT")},
+    "notifications": {
+        READER: ("SELECT",), AGENT: ("SELECT", "INSERT", ("UPDATE", _DELIVERY)),
+        ADMIN: ("SELECT", "INSERT", ("UPDATE", _DELIVERY)),
+    },
+    "sla_policies": {
+        READER: ("SELECT",), AGENT: ("SELECT",),
+        ADMIN: ("SELECT", "INSERT", ("UPDATE", ("priority", "response_seconds", "resolution_seconds", "updated_at"))),
+    },
+    "sla_calendar": {
+        READER: ("SELECT",), AGENT: ("SELECT",),
+        ADMIN: ("SELECT", "INSERT", "DELETE", ("UPDATE", ("id", "timezone", "hours", "holidays", "updated_at"))),
+    },
+    "alembic_version": {READER: ("SELECT",), AGENT: ("SELECT",), ADMIN: ("SELECT",)},
 }
-# The round-robin cursor moves on every assignment; the rest of an agent is the admin's.
-AGENT_COLUMN_WRITES = {"agents": ("last_assigned_at", "assignment_seq")}
-APPEND_ONLY = ("ticket_events",)
-OWNER_ONLY = ("alembic_version",)
-# `ticket import` ANALYZEs tickets after a big load (importing.py); PostgreSQL 17+ can grant that.
-MAINTAINED = ("tickets",)
+# Sequences a role draws from by hand (identity columns need no grant).
+SEQUENCES = {"agent_assignment_seq": (AGENT, ADMIN)}
+# What a role does as the owner, one thing each (migration 0005): `ticket import` ANALYZEs
+# tickets (MAINTAIN would also let it LOCK the table ACCESS EXCLUSIVE); `sla set` and `sla
+# calendar` lock tickets EXCLUSIVE (LOCK TABLE would need UPDATE on the whole table).
+FUNCTIONS = {"supportctl_analyze_tickets()": (AGENT, ADMIN), "supportctl_lock_tickets()": (ADMIN,)}
 
 
 class RoleGrant(View):
@@ -104,43 +135,49 @@ def _ensure_roles(session: Session) -> tuple[list[str], list[str]]:
     return created, updated
 
 
-def _statements(schema: str, owner: str, tables: set[str], maintain: bool) -> list[str]:
+def _grant(privilege: Privilege) -> str:
+    if isinstance(privilege, str):
+        return privilege
+    kind, columns = privilege
+    return f"{kind} ({', '.join(map(_q, columns))})"
+
+
+def _statements(schema: str, owner: str, columns: dict[str, list[str]], sequences: set[str],
+                functions: set[str]) -> list[str]:
     s, everyone = _q(schema), ", ".join(_q(r) for r in ROLES)
-    writers = f"{_q(AGENT)}, {_q(ADMIN)}"
     defaults = f"ALTER DEFAULT PRIVILEGES FOR ROLE {_q(owner)} IN SCHEMA {s}"
     sql = [
-        # A clean slate, so a second run converges on exactly the rules below.
+        # A clean slate: whatever these roles held in the schema (earlier versions granted
+        # schema-wide and by default privileges), so a run converges on exactly MATRIX.
         f"REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM {everyone}",
         f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {s} FROM {everyone}",
         f"{defaults} REVOKE ALL ON TABLES FROM {everyone}",
         f"{defaults} REVOKE ALL ON SEQUENCES FROM {everyone}",
         f"GRANT USAGE ON SCHEMA {s} TO {everyone}",
-        f"GRANT SELECT ON ALL TABLES IN SCHEMA {s} TO {everyone}",
-        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {s} TO {writers}",
-        f"GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {s} TO {_q(ADMIN)}",
-        f"{defaults} GRANT SELECT ON TABLES TO {everyone}",
-        f"{defaults} GRANT INSERT, UPDATE, DELETE ON TABLES TO {_q(ADMIN)}",
-        f"{defaults} GRANT USAGE, SELECT ON SEQUENCES TO {writers}",
     ]
-    for table, privileges in AGENT_WRITES.items():
-        if table in tables:
-            sql.append(f"GRANT {privileges} ON {s}.{_q(table)} TO {_q(AGENT)}")
-    for table, columns in AGENT_COLUMN_WRITES.items():
-        if table in tables:
-            sql.append(f"GRANT UPDATE ({', '.join(map(_q, columns))}) ON {s}.{_q(table)} TO {_q(AGENT)}")
-    for table in APPEND_ONLY:
-        if table in tables:
-            sql.append(f"REVOKE UPDATE, DELETE, TRUNCATE ON {s}.{_q(table)} FROM {everyone}")
-            sql.append(f"GRANT INSERT ON {s}.{_q(table)} TO {writers}")
-    for table in OWNER_ONLY:
-        if table in tables:
-            sql.append(f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {s}.{_q(table)} FROM {everyone}")
-    if maintain:
-        for table in MAINTAINED:
-            if table in tables:
-                sql.append(f"GRANT MAINTAIN ON {s}.{_q(table)} TO {writers}")
+    for table, grants in MATRIX.items():
+        if table not in columns:  # a schema behind head
+            continue
+        # REVOKE ALL ON ALL TABLES leaves column grants in place; drop them by name.
+        sql.append(f"REVOKE ALL ({', '.join(map(_q, columns[table]))}) ON {s}.{_q(table)} FROM {everyone}")
+        for role, privileges in grants.items():
+            sql.append(f"GRANT {', '.join(map(_grant, privileges))} ON {s}.{_q(table)} TO {_q(role)}")
+    for sequence, roles in SEQUENCES.items():
+        if sequence in sequences:
+            sql.append(f"GRANT USAGE ON SEQUENCE {s}.{_q(sequence)} TO {', '.join(map(_q, roles))}")
+    for function, roles in FUNCTIONS.items():
+        if function.removesuffix("()") in functions:
+            sql.append(f"REVOKE ALL ON FUNCTION {s}.{function} FROM {everyone}")
+            sql.append(f"GRANT EXECUTE ON FUNCTION {s}.{function} TO {', '.join(map(_q, roles))}")
     return sql
 
+
+_COLUMNS = """
+SELECT c.relname, a.attname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+WHERE c.relnamespace = CAST(:s AS regnamespace) AND c.relkind IN ('r', 'p') AND c.relname = ANY(:t)
+  AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY c.relname, a.attnum
+"""
 
 _GRANTS = """
 SELECT r.rolname AS role,
@@ -159,7 +196,12 @@ JOIN LATERAL (
 JOIN pg_roles r ON r.oid = p.grantee
 WHERE c.relnamespace = CAST(:s AS regnamespace) AND c.relkind IN ('r', 'p', 'S', 'v', 'm') AND r.rolname = ANY(:r)
 GROUP BY r.rolname, c.relkind, c.relname
-ORDER BY array_position(:r, r.rolname), kind, c.relname
+UNION ALL
+SELECT r.rolname, 'function', p.proname || '()', string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type)
+FROM pg_proc p, aclexplode(p.proacl) a JOIN pg_roles r ON r.oid = a.grantee
+WHERE p.pronamespace = CAST(:s AS regnamespace) AND r.rolname = ANY(:r)
+GROUP BY r.rolname, p.proname
+ORDER BY 1, 2, 3
 """
 
 
@@ -170,11 +212,15 @@ def apply(session: Session) -> RolesOutcome:
     schema = session.scalar(text("SELECT current_schema()"))
     owner = _owner(session, schema)
     created, updated = _ensure_roles(session)
-    tables = set(session.scalars(text(
-        "SELECT relname FROM pg_class WHERE relnamespace = CAST(:s AS regnamespace) AND relkind IN ('r', 'p')"
+    columns: dict[str, list[str]] = {}
+    for table, column in session.execute(text(_COLUMNS), {"s": _q(schema), "t": list(MATRIX)}):
+        columns.setdefault(table, []).append(column)
+    sequences = set(session.scalars(text(
+        "SELECT relname FROM pg_class WHERE relnamespace = CAST(:s AS regnamespace) AND relkind = 'S'"
     ), {"s": _q(schema)}))
-    maintain = session.scalar(text("SELECT current_setting('server_version_num')::int >= 170000"))
-    for statement in _statements(schema, owner, tables, maintain):
+    functions = set(session.scalars(text("SELECT proname FROM pg_proc WHERE pronamespace = CAST(:s AS regnamespace)"),
+                                    {"s": _q(schema)}))
+    for statement in _statements(schema, owner, columns, sequences, functions):
         session.execute(text(statement))
     grants = [RoleGrant(role=r, kind="schema", object=schema, privileges="USAGE") for r in ROLES]
     rows = session.execute(text(_GRANTS), {"s": _q(schema), "r": list(ROLES)}).mappings()

@@ -69,7 +69,8 @@ def lock_tickets(session: Session) -> None:
     the policy, so two changes at once apply one after the other, none lost.
     """
     session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-    session.execute(text("LOCK TABLE tickets IN EXCLUSIVE MODE"))
+    # As the owner (migration 0005): LOCK TABLE would otherwise need UPDATE on all of tickets.
+    session.execute(text("SELECT supportctl_lock_tickets()"))
 
 
 def recompute(session: Session, now: datetime, policy: Policy, priorities: list[str] | None = None) -> Recomputed:
