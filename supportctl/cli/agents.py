@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from supportctl.cli.context import app_context
-from supportctl.cli.options import FormatOption, NewRoleOption, RawOption, RoleOption
+from supportctl.cli.options import MAX_COUNT, FormatOption, NewRoleOption, RawOption, RoleOption
 from supportctl.cli.output import choose_format, write_record, write_rows
 from supportctl.domain.enums import Role
 
@@ -20,7 +20,7 @@ def add(
     name: Annotated[str, typer.Option("--name", help="Display name.")],
     role: RoleOption = Role.AGENT,
     capacity: Annotated[
-        int | None, typer.Option("--capacity", help="Most open tickets at once; none means unlimited.")
+        int | None, typer.Option("--capacity", min=1, max=MAX_COUNT, help="Most open tickets at once; none means unlimited.")
     ] = None,
     fmt: FormatOption = None,
 ) -> None:
@@ -70,7 +70,7 @@ def update(
     email: Annotated[str, typer.Argument(help="The agent's email.")],
     name: Annotated[str | None, typer.Option("--name", help="New display name.")] = None,
     role: NewRoleOption = None,
-    capacity: Annotated[int | None, typer.Option("--capacity", help="Most open tickets at once.")] = None,
+    capacity: Annotated[int | None, typer.Option("--capacity", min=1, max=MAX_COUNT, help="Most open tickets at once.")] = None,
     no_capacity: Annotated[bool, typer.Option("--no-capacity", help="Remove the capacity limit.")] = False,
     active: Annotated[
         bool | None,

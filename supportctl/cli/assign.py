@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from supportctl.cli.context import app_context
-from supportctl.cli.options import FormatOption, IdArgument, StrategyOption
+from supportctl.cli.options import MAX_COUNT, FormatOption, IdArgument, StrategyOption
 from supportctl.cli.output import choose_format, note, write_rows
 from supportctl.domain.enums import Strategy
 from supportctl.errors import InvalidInput
@@ -84,7 +84,7 @@ def queue_assign(
     ctx: typer.Context,
     strategy: StrategyOption = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="Look at no more than N tickets this run (highest priority first).")
+        int | None, typer.Option("--limit", min=1, max=MAX_COUNT, help="Look at no more than N tickets this run (highest priority first).")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be assigned; change nothing.")] = False,
     fmt: FormatOption = None,

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from supportctl.cli.context import app_context
-from supportctl.cli.options import FormatOption, IdArgument
+from supportctl.cli.options import MAX_COUNT, FormatOption, IdArgument
 from supportctl.cli.output import choose_format, note, write_rows
 
 COLUMNS = ["id", "previous_priority", "priority", "escalation_level", "metric", "reassigned_to", "title"]
@@ -38,7 +38,7 @@ def escalate(
 
 def queue_escalate(
     ctx: typer.Context,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Escalate at most N tickets this run.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, max=MAX_COUNT, help="Escalate at most N tickets this run.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be escalated; change nothing.")] = False,
     reassign: Annotated[
         bool, typer.Option("--reassign", help="Give tickets that reach critical to a senior agent if theirs is not.")

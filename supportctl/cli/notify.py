@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from supportctl.cli.context import app_context
-from supportctl.cli.options import ChannelOption, FormatOption, NotificationStatusOption, RawOption
+from supportctl.cli.options import MAX_COUNT, ChannelOption, FormatOption, NotificationStatusOption, RawOption
 from supportctl.cli.output import choose_format, note, write_rows
 from supportctl.domain.timestamps import iso_z
 
@@ -21,7 +21,7 @@ COLUMNS = [
 def send(
     ctx: typer.Context,
     limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="Try at most N notifications this run (oldest due first).")
+        int | None, typer.Option("--limit", min=1, max=MAX_COUNT, help="Try at most N notifications this run (oldest due first).")
     ] = None,
     via: ChannelOption = None,
 ) -> None:

@@ -59,7 +59,11 @@ FormatOption = Annotated[
 RawOption = Annotated[
     bool, typer.Option("--raw", help="Write csv/tsv cells verbatim, without the spreadsheet formula guard.")
 ]
-IdArgument = Annotated[int, typer.Argument(help="The ticket's id.", min=1, metavar="ID", show_default=False)]
+# Counts a person types (--limit, --capacity) and ids: bounded, so a typo of twenty digits is
+# refused by the parser instead of overflowing a database integer.
+MAX_COUNT = 1_000_000_000
+MAX_ID = 2**63 - 1  # bigint
+IdArgument = Annotated[int, typer.Argument(help="The ticket's id.", min=1, max=MAX_ID, metavar="ID", show_default=False)]
 PriorityArgument = Annotated[Priority, typer.Argument(metavar="PRIORITY", help="The priority.", show_default=False)]
 
 PriorityChoice = Annotated[Priority, typer.Option("--priority", help="The ticket's priority.")]

@@ -9,6 +9,7 @@ import typer
 
 from supportctl.cli.context import app_context
 from supportctl.cli.options import (
+    MAX_COUNT,
     FormatOption,
     IdArgument,
     NewPriorityOption,
@@ -127,7 +128,7 @@ def create(
 def list_(
     ctx: typer.Context,
     sort: Annotated[str, typer.Option("--sort", help="id, created_at, updated_at, priority, status, response_due_at or resolution_due_at; prefix - for descending.")] = "-created_at",
-    limit: Annotated[int, typer.Option("--limit", help="At most this many; 0 for all.")] = 50,
+    limit: Annotated[int, typer.Option("--limit", min=0, max=MAX_COUNT, help="At most this many; 0 for all.")] = 50,
     columns: Annotated[str | None, typer.Option("--columns", help="Comma-separated fields to show.")] = None,
     fmt: FormatOption = None,
     raw: RawOption = False,

@@ -35,6 +35,9 @@ _ONE_DAY = timedelta(days=1)
 # How long `add` may search without finding any open time before it gives up.
 # Only a calendar whose holidays cover years can hit it, but it must not hang.
 _MAX_CLOSED_DAYS = 3 * 366
+# How far past its start a due time may lie. A calendar open a minute a week would put a
+# 366-day target 10,000 years away, after a walk of seconds per ticket: refused instead.
+_MAX_SPAN_DAYS = 10 * 366
 
 _GROUP = re.compile(r"([a-z][a-z,\-\s]*?)\s+(\d.*)", re.ASCII)
 _RANGE = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})", re.ASCII)
@@ -137,7 +140,12 @@ class BusinessCalendar:
             raise ValueError("duration must not be negative")
         remaining = duration
         closed_days = 0
+        last_day = self._local_date(start_utc) + timedelta(days=_MAX_SPAN_DAYS)
         for day, intervals in self._days(self._local_date(start_utc) - _ONE_DAY):
+            if day > last_day:
+                raise ValueError(f"{_hours_of(duration)} of open time would end more than "
+                                 f"{_MAX_SPAN_DAYS // 366} years after {start_utc:%Y-%m-%d}: "
+                                 "the calendar opens too rarely for that target")
             found = False
             for s, e in intervals:
                 if e <= start_utc:
@@ -302,6 +310,10 @@ def _parse_holiday(value: str | date) -> date:
     except ValueError:
         pass
     raise ValueError(f"invalid holiday {value!r}: expected a real date like 2026-12-25")
+
+
+def _hours_of(td: timedelta) -> str:
+    return f"{int(td.total_seconds()) // 3600}h"
 
 
 def _day_runs(days: list[int]) -> str:

@@ -311,3 +311,48 @@ def test_a_header_of_a_million_repeated_columns_is_refused_within_seconds(cli, t
     assert result.exit_code == 2
     assert time.monotonic() - started < 5
     assert "column tags appears more than once" in result.stderr
+
+
+# -- the small ones ------------------------------------------------------------------------
+
+
+def test_an_import_created_at_before_1900_is_a_bad_row(cli, engine, tmp_path):
+    path = tmp_path / "old.csv"
+    path.write_text("title,customer_email,created_at\nAncient,a@example.com,0001-01-01T00:00:00Z\n")
+    before = fingerprint(engine)
+    result = cli(["ticket", "import", str(path)])
+    assert result.exit_code == 2
+    assert "line 2: created_at: 0001-01-01T00:00:00Z is before 1900-01-01" in result.stderr
+    assert fingerprint(engine) == before
+    assert cli("sla calendar set --timezone UTC --hours 'mon-fri 09:00-17:00'").exit_code == 0
+
+
+@pytest.mark.parametrize("args", [
+    "ticket list --limit 99999999999999999999",
+    "ticket show 99999999999999999999",
+    "queue assign --limit 99999999999999999999",
+    "agent add bo@example.com --name Bo --capacity 99999999999999999999",
+])
+def test_a_number_too_large_is_refused_by_the_parser(cli, engine, args):
+    before = fingerprint(engine)
+    result = cli(args)
+    assert result.exit_code == 2, result.stderr
+    assert "Input should be less than or equal to" in result.stderr and result.stderr.count("\n") == 1
+    assert fingerprint(engine) == before
+
+
+def test_a_calendar_too_sparse_for_the_targets_is_refused_before_any_lock(cli, engine):
+    for _ in range(3):
+        run(cli, "ticket create --title T --customer a@example.com")
+    run(cli, "sla set low --resolution 366d")
+    before = fingerprint(engine)
+    started = time.monotonic()
+    result = cli("sla calendar set --timezone UTC --hours 'mon 09:00-09:01'")
+    assert result.exit_code == 2, result.stderr
+    assert time.monotonic() - started < 5
+    assert "the SLA targets cannot be met on this calendar" in result.stderr
+    assert "the calendar opens too rarely for that target" in result.stderr
+    assert fingerprint(engine) == before
+    run(cli, "sla calendar set --timezone UTC --hours 'mon-fri 09:00-17:00'")
+    refused = cli("sla set low --resolution 366d")  # and the other way round
+    assert refused.exit_code == 0, refused.stderr  # 366 days of 8-hour days: about 4.4 years, reachable

@@ -16,6 +16,7 @@ from supportctl.db.models import SlaCalendar, SlaPolicy
 from supportctl.domain.calendar import BusinessCalendar
 from supportctl.domain.durations import format_duration, format_target, parse_duration
 from supportctl.domain.enums import Priority
+from supportctl.domain.sla import add_target
 from supportctl.errors import InvalidInput
 from supportctl.services import validation
 from supportctl.services.sla.policy import Policy, calendar_view
@@ -61,6 +62,9 @@ def set_targets(
     new_response, new_resolution = _duration(response, "--response"), _duration(resolution, "--resolution")
     if new_response is None and new_resolution is None:
         raise InvalidInput("give --response DURATION, --resolution DURATION or both (e.g. --response 4h)")
+    unlocked = Policy.load(session)  # checked before the lock, read again under it
+    old_response, old_resolution = unlocked.targets[level]
+    _reachable(unlocked.calendar, now, new_response or old_response, new_resolution or old_resolution)
     lock_tickets(session)
     current = Policy.load(session)
     old_response, old_resolution = current.targets[level]
@@ -73,6 +77,15 @@ def set_targets(
     changed = Policy(targets={**current.targets, level: after}, calendar=current.calendar)
     count = recompute(session, now, changed, priorities=[level])
     return _policy_view(level, old_response, old_resolution), _policy_view(level, *after), count
+
+
+def _reachable(calendar: BusinessCalendar | None, now: datetime, *targets: timedelta) -> None:
+    """Refuse (exit 2, before any lock) a calendar and targets whose due times it cannot reach."""
+    try:
+        for target in targets:
+            add_target(now, target, calendar)
+    except ValueError as exc:
+        raise InvalidInput(f"the SLA targets cannot be met on this calendar: {exc}") from None
 
 
 def calendar_show(session: Session) -> CalendarView:
@@ -88,6 +101,7 @@ def calendar_set(
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
     view = calendar_view(calendar)
+    _reachable(calendar, now, *(t for pair in Policy.load(session).targets.values() for t in pair))
     lock_tickets(session)
     row = {"id": 1, "timezone": view.timezone, "hours": view.hours, "holidays": view.holidays, "updated_at": now}
     session.execute(insert(SlaCalendar).values(row).on_conflict_do_update(index_elements=[SlaCalendar.id], set_=row))

@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 
 from supportctl.db.models import Ticket
 from supportctl.domain.lifecycle import DONE
+from supportctl.errors import InvalidInput
 from supportctl.services.sla.policy import Policy
 
 BATCH_SIZE = 2000
@@ -128,7 +129,10 @@ def _recompute_walk(session: Session, now: datetime, policy: Policy, scope: list
         tickets += len(batch)
         changes = []
         for ticket_id, created_at, priority, paused, response_due_at, resolution_due_at in batch:
-            due = policy.due_dates(created_at, priority, paused)
+            try:
+                due = policy.due_dates(created_at, priority, paused)
+            except ValueError as exc:  # e.g. a target this calendar reaches only in decades
+                raise InvalidInput(f"ticket {ticket_id}: {exc}; nothing was changed") from None
             if due != (response_due_at, resolution_due_at):
                 changes.append((ticket_id, *due))
         if changes:

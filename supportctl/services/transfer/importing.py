@@ -34,7 +34,7 @@ from pydantic import (
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from supportctl.config import parse_timestamp
+from supportctl.config import EARLIEST_NOW, parse_timestamp
 from supportctl.domain.enums import Priority, Status
 from supportctl.errors import InvalidInput
 from supportctl.services import validation
@@ -119,6 +119,8 @@ class ImportRow(BaseModel):
                 raise ValueError(f"{value!r} is not an ISO 8601 time, e.g. 2026-11-23T14:05:00Z") from None
             if stamp > info.context["now"]:
                 raise ValueError(f"{value} is in the future")
+            if stamp < EARLIEST_NOW:  # due dates and calendar walks count on from it
+                raise ValueError(f"{value} is before {EARLIEST_NOW:%Y-%m-%d}")
             return stamp
         return value.strip()
 
