@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -64,9 +65,14 @@ class Settings:
         return self.database_url is None
 
     def redact(self, text: str) -> str:
-        """Remove every secret this run knows of from text meant for a person."""
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
+        """Remove every secret this run knows of from text meant for a person.
+
+        A secret is masked where it stands as a whole (between characters that are not
+        letters or digits, as in a URL, a query string or quotes), never inside a word: a
+        password "pw" blanked in "pwned" would mangle the message and tell the password.
+        """
+        for secret in sorted(self.secrets, key=len, reverse=True):  # "abc" before "ab"
+            text = re.sub(rf"(?<![^\W_]){re.escape(secret)}(?![^\W_])", "***", text)
         return text
 
 

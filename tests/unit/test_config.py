@@ -39,3 +39,11 @@ def test_a_broken_config_file_is_invalid_input(tmp_path, monkeypatch):
     (tmp_path / "supportctl" / "config.toml").write_text("database_url = \n")
     with pytest.raises(InvalidInput, match="cannot read config file"):
         resolve(database_url=None, from_env=False, actor="a", now=None, debug=False)
+
+
+def test_a_short_secret_is_masked_where_it_stands_alone_not_inside_words():
+    settings = resolve(database_url="postgresql://u:pw@db/x", from_env=False, actor="a", now=None, debug=False)
+    assert settings.redact("connection to postgresql://u:pw@db/x failed") == (
+        "connection to postgresql://u:***@db/x failed")
+    assert settings.redact("pwned: the password was wrong") == "pwned: the password was wrong"
+    assert settings.redact('password "pw" refused') == 'password "***" refused'
