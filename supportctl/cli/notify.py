@@ -51,7 +51,9 @@ def send(
     with the same delivery id (also the e-mail's Message-ID), so the receiver can drop
     the duplicate. A failed delivery is retried after 1 minute, then 2, 4 ... (at most an
     hour apart), and after 8 attempts it is marked failed with its last error (see
-    `notify list --status failed`). When the server cannot be reached at all, the run
+    `notify list --status failed`); so is one the receiver refuses for good at once (an
+    SMTP 5xx such as 550 no such mailbox, an HTTP 4xx such as 410 Gone, but 408 and 429).
+    A webhook URL may carry user:password@, sent as Basic authentication. When the server cannot be reached at all, the run
     stops and leaves the rest for later.
 
     Prints one line per failure and a summary on stderr. Exit codes: 0 it ran (failures
@@ -60,7 +62,7 @@ def send(
 
     Example: * * * * *  supportctl notify send >> /var/log/supportctl-notify.log 2>&1
     """
-    from supportctl.services.notify import delivery, outbox
+    from supportctl.services.notify import delivery
 
     app_ctx = app_context(ctx)
     sender = delivery.configure(os.environ, via)
@@ -70,7 +72,7 @@ def send(
         note(f"notification {failure.id} ({failure.template} to {failure.recipient}) failed: {failure.error}; {then}")
     gave_up = len(summary.failures) - summary.retrying
     note(f"sent {summary.sent}, failed {len(summary.failures)} (will retry {summary.retrying})"
-         + (f", {gave_up} marked failed after {outbox.MAX_ATTEMPTS} attempts" if gave_up else ""))
+         + (f", {gave_up} marked failed (see notify list --status failed)" if gave_up else ""))
     if summary.stopped:
         note("stopped early: the rest waits for the next run")
 

@@ -232,14 +232,14 @@ def test_a_password_is_never_sent_without_starttls(cli, smtp):
 
 
 def test_an_error_that_quotes_the_password_is_recorded_and_shown_masked(cli, smtp):
-    smtp.send_message.side_effect = smtplib.SMTPDataError(554, b"rejected, password s3cret-pw in use")
+    smtp.send_message.side_effect = smtplib.SMTPDataError(451, b"rejected, password s3cret-pw in use")
     create(cli)
     run(cli, "ticket update 1 --status resolved")
     result = run(cli, "notify send")
     assert "sent 0, failed 1 (will retry 1)" in result.stderr
     assert "s3cret-pw" not in result.stderr
     [row] = outbox(cli)
-    assert row["last_error"] == "the SMTP server said 554 rejected, password *** in use"
+    assert row["last_error"] == "the SMTP server said 451 rejected, password *** in use"
     assert (row["attempts"], row["next_attempt_at"]) == (1, "2026-11-23T10:01:00Z")
 
 

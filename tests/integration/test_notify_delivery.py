@@ -4,6 +4,7 @@ Each server runs in a thread of the test process, stops when its test ends, and
 gives up on a silent client after a few seconds, so nothing here can hang.
 """
 
+import base64
 import hashlib
 import hmac
 import json
@@ -129,7 +130,14 @@ class _HookHandler(BaseHTTPRequestHandler):
             hook.bodies.append(json.loads(body))
             hook.deliveries[self.headers["X-Supportctl-Delivery"]] += 1
             hook.bad_signatures += self.headers["X-Supportctl-Signature"] != expected
+            hook.authorizations.append(self.headers.get("Authorization"))
+            drop = hook.drop > 0
+            hook.drop -= drop
         hook.received.set()
+        if drop:  # the connection breaks before any answer
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         hook.release.wait(10)  # a crash test holds the reply back while it kills the sender
         time.sleep(hook.delay)
         try:
@@ -151,6 +159,8 @@ class Hook:
         self.bad_signatures = 0
         self.status = 200
         self.delay = 0.0
+        self.drop = 0  # how many of the next requests lose their connection
+        self.authorizations: list[str | None] = []
         self.received = threading.Event()
         self.release = threading.Event()
         self.release.set()
@@ -217,12 +227,12 @@ def test_a_real_smtp_server_receives_the_customer_mail_for_a_resolved_ticket(cli
 
 
 @pytest.mark.parametrize("verb, refusal", [
-    ("RCPT", "550 5.1.1 no such user"),
+    ("RCPT", "451 4.3.0 try again later"),
     ("RCPT", "421 4.3.2 shutting down"),
-    ("DATA", "554 5.7.1 message refused"),
+    ("DATA", "452 4.3.1 insufficient storage"),
     ("DATA", "421 4.4.2 timeout"),
 ])
-def test_an_smtp_refusal_leaves_the_notification_pending_and_the_next_due_run_retries_it(
+def test_a_passing_smtp_refusal_leaves_the_notification_pending_and_the_next_due_run_retries_it(
         cli, smtp_server, verb, refusal):
     resolve_a_ticket(cli)
     smtp_server.refuse[verb] = refusal
@@ -238,9 +248,19 @@ def test_an_smtp_refusal_leaves_the_notification_pending_and_the_next_due_run_re
     assert [m["to"] for m in smtp_server.messages] == [["ana@example.com"]]
 
 
+@pytest.mark.parametrize("verb, refusal", [("RCPT", "550 5.1.1 no such user"), ("DATA", "554 5.7.1 message refused")])
+def test_a_final_smtp_refusal_marks_the_notification_failed_at_once(cli, smtp_server, verb, refusal):
+    resolve_a_ticket(cli)
+    smtp_server.refuse[verb] = refusal
+    assert "sent 0, failed 1 (will retry 0), 1 marked failed" in send(cli)
+    [row] = outbox(cli)
+    assert (row["status"], row["attempts"]) == ("failed", 1)
+    assert refusal.split()[0] in row["last_error"]
+
+
 def test_retries_back_off_exponentially_then_the_notification_is_marked_failed(cli, smtp_server):
     resolve_a_ticket(cli)
-    smtp_server.refuse["RCPT"] = "550 5.1.1 no such user"
+    smtp_server.refuse["RCPT"] = "451 4.3.0 try again later"
     minutes, waits = 0, []
     for _ in range(8):
         send(cli, minutes)
@@ -250,7 +270,7 @@ def test_retries_back_off_exponentially_then_the_notification_is_marked_failed(c
         minutes = (next_at - NOW).total_seconds() / 60
     assert waits[:7] == [1, 2, 4, 8, 16, 32, 60]
     assert (row["status"], row["attempts"]) == ("failed", 8)
-    assert "550" in row["last_error"]
+    assert "451" in row["last_error"]
     assert "sent 0, failed 0" in send(cli, minutes + 600)  # failed for good: never tried again
 
 
@@ -290,6 +310,35 @@ def test_a_webhook_that_answers_an_error_is_retried_later(cli, webhook):
     webhook.status = 204
     assert "sent 1, failed 0" in send(cli, minutes=1)
     assert list(webhook.deliveries.values()) == [2]  # the same delivery id both times
+
+
+@pytest.mark.parametrize("status", [410, 404, 400])
+def test_a_webhook_that_says_no_for_good_marks_the_notification_failed_at_once(cli, webhook, status):
+    resolve_a_ticket(cli)
+    webhook.status = status
+    assert "sent 0, failed 1 (will retry 0), 1 marked failed" in send(cli)
+    [row] = outbox(cli)
+    assert (row["status"], row["attempts"]) == ("failed", 1)
+    assert f"HTTP {status}" in row["last_error"]
+
+
+def test_one_dropped_connection_costs_one_notification_a_retry_not_the_whole_run(cli, webhook):
+    for _ in range(3):
+        resolve_a_ticket(cli)
+    webhook.drop = 1
+    stderr = send(cli)
+    assert "sent 2, failed 1 (will retry 1)" in stderr and "stopped early" not in stderr
+    assert sorted(r["status"] for r in outbox(cli)) == ["pending", "sent", "sent"]
+
+
+def test_a_webhook_url_with_user_and_password_sends_them_as_basic_auth(cli, webhook, monkeypatch):
+    url = os.environ["SUPPORTCTL_WEBHOOK_URL"].replace("http://", "http://hook%40user:s%3Acret@")
+    monkeypatch.setenv("SUPPORTCTL_WEBHOOK_URL", url)
+    resolve_a_ticket(cli)
+    stderr = send(cli)
+    assert "sent 1, failed 0" in stderr
+    assert webhook.authorizations == ["Basic " + base64.b64encode(b"hook@user:s:cret").decode()]
+    assert "s%3Acret" not in stderr and "s:cret" not in stderr
 
 
 @pytest.mark.slow

@@ -133,7 +133,7 @@ def _deliver(claimed: list[Notification], now: datetime, sender: Sender, summary
             return exc
         except DeliveryFailed as exc:
             error = redact(str(exc))
-            retry_at = outbox.mark_failed(row, now, error)
+            retry_at = outbox.mark_failed(row, now, error, permanent=exc.permanent)
             summary.failures.append(Failure(row.id, row.recipient, row.template, error, retry_at))
             if exc.unreachable:
                 summary.stopped = error

@@ -166,11 +166,12 @@ def mark_sent(row: Notification, now: datetime) -> None:
     row.status, row.sent_at, row.last_error = NotificationStatus.SENT.value, now, None
 
 
-def mark_failed(row: Notification, now: datetime, error: str) -> datetime | None:
-    """Record a failed attempt; returns when it is retried, or None once attempts are used up."""
+def mark_failed(row: Notification, now: datetime, error: str, *, permanent: bool = False) -> datetime | None:
+    """Record a failed attempt; returns when it is retried, or None once attempts are used up
+    (or at once when the failure is permanent)."""
     row.attempts += 1
     row.last_error = error[:2000]
-    if row.attempts >= MAX_ATTEMPTS:
+    if permanent or row.attempts >= MAX_ATTEMPTS:
         row.status = NotificationStatus.FAILED.value
         return None
     row.next_attempt_at = now + backoff(row.attempts - 1)

@@ -73,9 +73,10 @@ class SmtpSender:
             self._smtp.send_message(mail, from_addr=self.from_address, to_addrs=[row.recipient])
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()), (None, b""))
-            raise DeliveryFailed(f"the SMTP server refused {row.recipient}: {_reply(None, code, text)}") from None
+            raise DeliveryFailed(f"the SMTP server refused {row.recipient}: {_reply(None, code, text)}",
+                                 permanent=_permanent(code)) from None
         except smtplib.SMTPResponseException as exc:  # sender refused, data refused, 421 …
-            raise DeliveryFailed(f"the SMTP server said {_reply(exc)}") from None
+            raise DeliveryFailed(f"the SMTP server said {_reply(exc)}", permanent=_permanent(exc.smtp_code)) from None
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
             raise DeliveryFailed(f"lost the SMTP server at {self.shown}: {_reply(exc)}") from None
@@ -87,6 +88,11 @@ class SmtpSender:
                 smtp.quit()
             except (OSError, smtplib.SMTPException):
                 smtp.close()
+
+
+def _permanent(code: int | None) -> bool:
+    """5xx is the server's final no (RFC 5321, 4.2.1): 550 no such mailbox will not change."""
+    return code is not None and 500 <= code < 600
 
 
 def _reply(exc: BaseException | None, code: int | None = None, text: bytes | str = b"") -> str:

@@ -8,11 +8,13 @@ TIMEOUT = 30  # seconds, per SMTP command or HTTP request
 
 
 class DeliveryFailed(Exception):
-    """This notification did not go out; it is retried. `unreachable`: nor would the next one, so stop."""
+    """This notification did not go out; it is retried, unless `permanent` (the receiver said
+    no for good: an SMTP 5xx, an HTTP 4xx). `unreachable`: nor would the next one go, so stop."""
 
-    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+    def __init__(self, message: str, *, unreachable: bool = False, permanent: bool = False) -> None:
         super().__init__(message)
         self.unreachable = unreachable
+        self.permanent = permanent
 
 
 class Misconfigured(InvalidInput):
