@@ -205,12 +205,34 @@ class EmbeddedServer:
         self.data_dir = Path(os.path.abspath(data_dir or default_data_dir()))
         self.pgdata = self.data_dir / "pgdata"
         self.log_file = self.data_dir / "postgres.log"
-        self.socket_dir = self.data_dir / "run"
-        if len(f"{self.socket_dir}/.s.PGSQL.{PORT}") >= 100:  # sun_path holds 104-108 bytes
-            digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:16]
-            self.socket_dir = Path("/tmp") / f"supportctl-{digest}"
-        host = quote(str(self.socket_dir), safe="/")
-        self.url = f"postgresql+psycopg2://{SUPERUSER}@/{DATABASE}?host={host}"
+
+    @property
+    def socket_dir(self) -> Path:
+        """data_dir/run; for a data dir too deep for a socket path (sun_path holds 104-108
+        bytes), a directory under /tmp whose name comes from a random key kept in the data
+        dir, so no other account can guess it and make it first."""
+        near = self.data_dir / "run"
+        if len(f"{near}/.s.PGSQL.{PORT}") < 100:
+            return near
+        digest = hashlib.sha256(f"{self.data_dir}\0{self._socket_key()}".encode()).hexdigest()[:16]
+        return Path("/tmp") / f"supportctl-{digest}"
+
+    def _socket_key(self) -> str:
+        """The key, made on first use (O_EXCL: racing processes agree); '' before the data dir exists."""
+        path = self.data_dir / "socket-key"
+        with contextlib.suppress(FileNotFoundError):
+            return path.read_text()
+        if not self.data_dir.is_dir():
+            return ""
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(16))
+        return path.read_text()
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg2://{SUPERUSER}@/{DATABASE}?host={quote(str(self.socket_dir), safe='/')}"
 
     def _connect(self, dbname: str):
         import psycopg2  # here, so that importing this module stays cheap

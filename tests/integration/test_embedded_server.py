@@ -277,8 +277,12 @@ def test_a_data_dir_too_long_for_a_socket_path_gets_a_short_socket_dir_under_tmp
     base, servers = scratch
     deep = base / ("d" * 60) / ("e" * 60)
     servers.append(server := EmbeddedServer(deep))
-    assert str(server.socket_dir).startswith("/tmp/supportctl-")
     server.ensure_running()
+    assert str(server.socket_dir).startswith("/tmp/supportctl-")
+    # Its name comes from a random key in the data dir (0600): another account cannot make it first.
+    key = deep / "socket-key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and len(key.read_text()) == 32
+    assert EmbeddedServer(deep).socket_dir == server.socket_dir
     st = os.lstat(server.socket_dir)
     assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (server_account().uid, 0o700)
     assert server.is_running()
