@@ -8,10 +8,9 @@ import typer
 
 from supportctl.cli.context import app_context
 from supportctl.cli.options import MAX_COUNT, FormatOption, NewRoleOption, RawOption, RoleOption
-from supportctl.cli.output import choose_format, write_record, write_rows
+from supportctl.cli.output import choose_format, write_query, write_record
 from supportctl.domain.enums import Role
 
-COLUMNS = ["email", "name", "role", "active", "capacity", "open_tickets", "last_assigned_at"]
 
 
 def add(
@@ -28,15 +27,17 @@ def add(
 
     Example: supportctl agent add bo@example.com --name Bo --role senior --capacity 20
     """
-    from supportctl.services.people import agents
+    from supportctl.db.database import cursor_of
+    from supportctl.services.people import agents, queries
 
     app_ctx = app_context(ctx)
     with app_ctx.transaction() as session:
-        view = agents.add(session, app_ctx.now, email=email, name=name, role=role, capacity=capacity)
-    if fmt is None:
-        typer.echo(view.email)
+        address = agents.add(session, app_ctx.now, email=email, name=name, role=role, capacity=capacity)
+        record = queries.agent(cursor_of(session), address) if fmt is not None else None
+    if record is None:
+        typer.echo(address)
     else:
-        write_record(view.row(), choose_format(fmt))
+        write_record(record, choose_format(fmt))
 
 
 def list_(
@@ -45,11 +46,10 @@ def list_(
     raw: RawOption = False,
 ) -> None:
     """List agents with their open load (unresolved tickets assigned)."""
-    from supportctl.services.people import agents
+    from supportctl.services.people import queries
 
-    with app_context(ctx).transaction() as session:
-        rows = [a.row() for a in agents.list_all(session)]
-    write_rows(rows, COLUMNS, choose_format(fmt), raw=raw)
+    with app_context(ctx).reading() as cursor:
+        write_query(cursor, queries.agents(), choose_format(fmt), raw=raw)
 
 
 def show(
@@ -58,11 +58,11 @@ def show(
     fmt: FormatOption = None,
 ) -> None:
     """Show one agent."""
-    from supportctl.services.people import agents
+    from supportctl.services.people import queries
 
-    with app_context(ctx).transaction() as session:
-        view = agents.get(session, email)
-    write_record(view.row(), choose_format(fmt))
+    with app_context(ctx).reading() as cursor:
+        record = queries.agent(cursor, email)
+    write_record(record, choose_format(fmt))
 
 
 def update(
@@ -82,10 +82,12 @@ def update(
 
     Example: supportctl agent update bo@example.com --inactive
     """
-    from supportctl.services.people import agents
+    from supportctl.db.database import cursor_of
+    from supportctl.services.people import agents, queries
 
     with app_context(ctx).transaction() as session:
-        view = agents.update(
+        address = agents.update(
             session, email, name=name, role=role, capacity=capacity, clear_capacity=no_capacity, active=active
         )
-    write_record(view.row(), choose_format(fmt))
+        record = queries.agent(cursor_of(session), address)
+    write_record(record, choose_format(fmt))

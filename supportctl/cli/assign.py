@@ -110,7 +110,7 @@ def queue_assign(
     app_ctx = app_context(ctx)
     f = choose_format(fmt)
     strategy = strategy or Strategy.ROUND_ROBIN
-    outcome = queue.run(app_ctx.database, app_ctx.now, app_ctx.actor, strategy=strategy, limit=limit,
+    outcome = queue.run(app_ctx.batches, app_ctx.now, app_ctx.actor, strategy=strategy, limit=limit,
                         dry_run=dry_run)
     write_rows([a.row() for a in outcome.assigned], QUEUE_COLUMNS, f)
     reasons: dict[str, list[str]] = {}

@@ -20,7 +20,7 @@ class AppContext:
     settings: Settings
     _now: datetime | None = None
     _database: Any = field(default=None, repr=False)
-    _read_database: Any = field(default=None, repr=False)
+    _batches: Any = field(default=None, repr=False)
 
     @property
     def now(self) -> datetime:
@@ -42,15 +42,13 @@ class AppContext:
         return self._database
 
     @property
-    def read_database(self) -> "Database":
-        """SUPPORTCTL_READ_DATABASE_URL (e.g. a streaming replica) when set, else the database."""
-        if not self.settings.read_database_url:
-            return self.database
-        if self._read_database is None:
-            from supportctl.db.database import Database
+    def batches(self) -> Any:
+        """The cron jobs' transactions, one per batch, on psycopg2 alone (db/direct.Batches)."""
+        if self._batches is None:
+            from supportctl.db.direct import Batches
 
-            self._read_database = Database(replace(self.settings, database_url=self.settings.read_database_url))
-        return self._read_database
+            self._batches = Batches(self.settings)
+        return self._batches
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
@@ -58,13 +56,19 @@ class AppContext:
             yield session
 
     @contextmanager
-    def read_transaction(self) -> Iterator[Any]:
-        """For reports that may run on a replica: list, show, breaches, export. Never writes."""
-        with self.read_database.transaction(commit=False) as session:
-            yield session
+    def reading(self) -> Iterator[Any]:
+        """A read-only snapshot (a DB-API cursor, no SQLAlchemy: db/direct.py) for the read
+        commands, served by SUPPORTCTL_READ_DATABASE_URL (e.g. a replica) when it is set."""
+        from supportctl.db.direct import Snapshot
+
+        settings = self.settings
+        if settings.read_database_url:
+            settings = replace(settings, database_url=settings.read_database_url)
+        with Snapshot(settings) as cursor:
+            yield cursor
 
     def close(self) -> None:
-        for database in (self._database, self._read_database):
+        for database in (self._database, self._batches):
             if database is not None:
                 database.close()
 

@@ -8,10 +8,9 @@ import typer
 
 from supportctl.cli.context import app_context
 from supportctl.cli.options import FormatOption, RawOption, TierOption
-from supportctl.cli.output import choose_format, write_record, write_rows
+from supportctl.cli.output import choose_format, write_query, write_record
 from supportctl.domain.enums import Tier
 
-COLUMNS = ["email", "name", "tier", "company", "created_at"]
 
 
 def add(
@@ -26,15 +25,17 @@ def add(
 
     Example: supportctl customer add ana@example.com --name Ana --tier premium
     """
-    from supportctl.services.people import customers
+    from supportctl.db.database import cursor_of
+    from supportctl.services.people import customers, queries
 
     app_ctx = app_context(ctx)
     with app_ctx.transaction() as session:
-        view = customers.add(session, app_ctx.now, email=email, name=name, tier=tier, company=company)
-    if fmt is None:
-        typer.echo(view.email)
+        address = customers.add(session, app_ctx.now, email=email, name=name, tier=tier, company=company)
+        record = queries.customer(cursor_of(session), address) if fmt is not None else None
+    if record is None:
+        typer.echo(address)
     else:
-        write_record(view.row(), choose_format(fmt))
+        write_record(record, choose_format(fmt))
 
 
 def list_(
@@ -43,11 +44,10 @@ def list_(
     raw: RawOption = False,
 ) -> None:
     """List customers by email."""
-    from supportctl.services.people import customers
+    from supportctl.services.people import queries
 
-    with app_context(ctx).transaction() as session:
-        rows = [c.row() for c in customers.list_all(session)]
-    write_rows(rows, COLUMNS, choose_format(fmt), raw=raw)
+    with app_context(ctx).reading() as cursor:
+        write_query(cursor, queries.customers(), choose_format(fmt), raw=raw)
 
 
 def show(
@@ -56,8 +56,8 @@ def show(
     fmt: FormatOption = None,
 ) -> None:
     """Show one customer."""
-    from supportctl.services.people import customers
+    from supportctl.services.people import queries
 
-    with app_context(ctx).transaction() as session:
-        view = customers.get(session, email)
-    write_record(view.row(), choose_format(fmt))
+    with app_context(ctx).reading() as cursor:
+        record = queries.customer(cursor, email)
+    write_record(record, choose_format(fmt))

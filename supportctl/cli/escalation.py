@@ -62,9 +62,7 @@ def queue_escalate(
     from supportctl.services.escalation import queue
 
     app_ctx = app_context(ctx)
-    done = queue.run(
-        app_ctx.database, app_ctx.now, app_ctx.actor, limit=limit, dry_run=dry_run, reassign=reassign
-    )
+    done = queue.run(app_ctx.batches, app_ctx.now, app_ctx.actor, limit=limit, dry_run=dry_run, reassign=reassign)
     write_rows([d.row() for d in done], COLUMNS, choose_format(fmt))
     metrics = Counter(d.metric for d in done)
     verb = "would escalate" if dry_run else "escalated"

@@ -32,8 +32,8 @@ def explain(
     from supportctl.services.sla import explain as explaining
 
     app_ctx = app_context(ctx)
-    with app_ctx.transaction() as session:
-        view = explaining.explain(session, ticket_id, app_ctx.now)
+    with app_ctx.reading() as cursor:
+        view = explaining.explain(cursor, ticket_id, app_ctx.now)
     if fmt is TextFormat.TEXT:
         typer.echo(visible("\n".join(render(view))))
         return

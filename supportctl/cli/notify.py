@@ -9,13 +9,9 @@ import typer
 
 from supportctl.cli.context import app_context
 from supportctl.cli.options import MAX_COUNT, ChannelOption, FormatOption, NotificationStatusOption, RawOption
-from supportctl.cli.output import choose_format, note, write_rows
+from supportctl.cli.output import choose_format, note, write_query
 from supportctl.domain.timestamps import iso_z
 
-COLUMNS = [
-    "id", "created_at", "status", "template", "recipient", "ticket_id", "attempts", "next_attempt_at",
-    "last_error", "sent_at", "delivery_id",
-]
 
 
 def send(
@@ -87,9 +83,7 @@ def list_(
 
     Example: supportctl notify list --status failed --format json
     """
-    from supportctl.services.notify import outbox
+    from supportctl.services.notify import queries
 
-    app_ctx = app_context(ctx)
-    f = choose_format(fmt)
-    with app_ctx.transaction() as session:
-        write_rows((v.row() for v in outbox.list_(session, status)), COLUMNS, f, raw=raw)
+    with app_context(ctx).reading() as cursor:
+        write_query(cursor, queries.outbox(status), choose_format(fmt), raw=raw)

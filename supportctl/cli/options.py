@@ -28,7 +28,7 @@ from supportctl.domain.enums import (
 )
 
 if TYPE_CHECKING:
-    from supportctl.services.tickets.queries import TicketFilter
+    from supportctl.services.tickets.filters import TicketFilter
 
 
 class OutputFormat(StrEnum):
@@ -121,7 +121,7 @@ _FILTERS: dict[str, tuple[Any, Any]] = {
 
 def _ticket_filter(values: dict[str, Any]) -> TicketFilter:
     from supportctl.config import parse_timestamp
-    from supportctl.services.tickets.queries import TicketFilter
+    from supportctl.services.tickets.filters import TicketFilter
 
     def since(name: str):
         text = values[name]

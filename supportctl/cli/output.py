@@ -32,6 +32,7 @@ from typing import Any, BinaryIO, TextIO
 
 import typer
 
+from supportctl.db.query import Column, Kind, Query, fetch, iso_sql, json_cell
 from supportctl.domain.timestamps import iso_z
 from supportctl.errors import InvalidInput
 
@@ -72,8 +73,8 @@ def cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):
         return ";".join(cell(v) for v in value)
-    if isinstance(value, Mapping):
-        return json.dumps(jsonable(value), ensure_ascii=False)
+    if isinstance(value, Mapping):  # compact, as PostgreSQL's row_to_json writes it
+        return json.dumps(jsonable(value), ensure_ascii=False, separators=(",", ":"))
     if isinstance(value, (datetime, date, Enum)):
         return str(jsonable(value))
     return str(value)
@@ -112,7 +113,8 @@ def write_rows(
         for count, row in enumerate(rows, 1):
             out.write(_json(row, columns) + "\n")
     elif fmt in ("csv", "tsv"):
-        writer = csv.writer(out, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
+        # tsv as COPY's text format writes it (stream): escaped, never quoted.
+        writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else _TsvWriter(out)
         writer.writerow(columns)
         for count, row in enumerate(rows, 1):
             values = [row.get(c) for c in columns]
@@ -125,6 +127,16 @@ def write_rows(
         count = len(materialised)
         _table(materialised, columns, out)
     return count
+
+
+class _TsvWriter:
+    _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def writerow(self, texts: Sequence[str]) -> None:
+        self.out.write("\t".join(t.translate(self._ESCAPES) for t in texts) + "\n")
 
 
 def _json(row: Mapping[str, Any], columns: Sequence[str]) -> str:
@@ -197,75 +209,81 @@ class BlockWriter:
         self.out.flush()
 
 
-def stream(session: Any, query: Any, fmt: str, out: BinaryIO, *, raw: bool = False,
+class JsonArray:
+    """Lines of JSON objects (as COPY writes them) into one array: `[`, `,` between, `]`."""
+
+    def __init__(self, sink: BlockWriter) -> None:
+        self.sink, self.held, self.rows = sink, b"", False
+
+    def write(self, data: bytes | memoryview) -> int:
+        # A JSON text holds no raw newline, so every newline ends an object; the last one's
+        # ",\n" is held back until it is known to be the last.
+        text = self.held + bytes(data).replace(b"\n", b",\n")
+        self.sink.write((b"[\n" if not self.rows else b"") + text[:-2])
+        self.held, self.rows = text[-2:], True
+        return len(data)
+
+    def close(self) -> None:
+        self.sink.write(b"\n]\n" if self.rows else b"[]\n")
+
+
+def stream(cursor: Any, query: Query, fmt: str, out: BinaryIO, *, raw: bool = False,
            progress: Callable[[int], None] | None = None) -> int:
-    """Write the rows of `query` (a SQLAlchemy select with labelled columns) in csv or ndjson;
-    returns how many. The cells are made in SQL from each column's type (docs/output.md)."""
-    from sqlalchemy import Text, cast, func, select
-
-    rows = query.subquery("q")
-    if fmt == "csv":
-        cells = select(*(_csv_cell(c, raw).label(c.name) for c in rows.c))
-        options = "FORMAT csv, HEADER"
-    else:
-        record = select(*(_json_cell(c).label(c.name) for c in rows.c)).subquery("r")
-        cells = select(cast(func.row_to_json(record.table_valued()), Text))
-        # A JSON text never holds a control character (PostgreSQL escapes them all), so with
-        # these as delimiter and quote no line is ever quoted: COPY writes the JSON as it is.
-        options = "FORMAT csv, DELIMITER E'\\x01', QUOTE E'\\x02'"
+    """Write the rows of `query` in csv, tsv, json or ndjson, every cell made by PostgreSQL
+    (docs/output.md), copied out with COPY into large blocks; returns how many rows."""
     sink = BlockWriter(out, progress)
-    dbapi = session.connection().connection.dbapi_connection
-    with dbapi.cursor() as cursor:
-        sql = _inline(session, cursor, cells)
-        cursor.copy_expert(b"COPY (" + sql + b") TO STDOUT WITH (" + options.encode() + b", ENCODING 'UTF8')", sink)
-        count = cursor.rowcount
-    sink.flush()
-    return count
-
-
-def _inline(session: Any, cursor: Any, query: Any) -> bytes:
-    """The query as one SQL text, its parameters quoted by psycopg2 (COPY takes no parameters)."""
-    compiled = query.compile(dialect=session.connection().dialect, compile_kwargs={"render_postcompile": True})
-    return cursor.mogrify(str(compiled), compiled.params)
-
-
-def _iso(column: Any) -> Any:
-    """iso_z in SQL: ISO 8601 UTC with a Z, fractions only when there are any."""
-    from sqlalchemy import func
-
-    stamp = func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.US')
-    return func.rtrim(func.rtrim(stamp, "0"), ".").concat("Z")
-
-
-def _guarded(expr: Any) -> Any:
-    """formula_safe in SQL; '' becomes NULL (an empty cell)."""
-    from sqlalchemy import Text, case, func, literal
-
-    expr = func.nullif(expr, "", type_=Text)
-    return case((func.left(expr, 1).in_(FORMULA_STARTS), literal("'", Text).concat(expr)), else_=expr)
-
-
-def _csv_cell(column: Any, raw: bool) -> Any:
-    from sqlalchemy import ARRAY, Boolean, DateTime, String, Text, func
-
-    kind = column.type
-    if isinstance(kind, DateTime):
-        return _iso(column)
-    if isinstance(kind, ARRAY):
-        text = func.array_to_string(column, ";", type_=Text)
-    elif isinstance(kind, Boolean):
-        return column.cast(Text)  # true/false, not COPY's t/f
-    elif isinstance(kind, String):
-        text = column
+    target: BlockWriter | JsonArray = sink
+    if fmt in ("csv", "tsv"):
+        sql = query.sql(lambda c: _text_cell(c, raw))
+        if fmt == "csv":
+            options = "FORMAT csv, HEADER"
+        else:  # COPY's text format: \\, \t, \n, \r escaped, never quoted; the header is ours
+            options = "FORMAT text, NULL ''"
+            sink.write(("\t".join(query.names) + "\n").encode())
     else:
-        return column
-    return func.nullif(text, "", type_=Text) if raw else _guarded(text)
+        sql = f"SELECT row_to_json(r) FROM ({query.sql(json_cell)}) AS r"
+        # A JSON text holds no control character (PostgreSQL escapes them all): with these as
+        # delimiter and quote, no line is ever quoted and COPY writes the JSON as it is.
+        options = r"FORMAT csv, DELIMITER E'\x01', QUOTE E'\x02'"
+        if fmt == "json":
+            target = JsonArray(sink)
+    copy = b"COPY (" + cursor.mogrify(sql, query.params) + f") TO STDOUT WITH ({options}, ENCODING 'UTF8')".encode()
+    cursor.copy_expert(copy, target)
+    if isinstance(target, JsonArray):
+        target.close()
+    sink.flush()
+    return cursor.rowcount
 
 
-def _json_cell(column: Any) -> Any:
-    from sqlalchemy import DateTime
+def write_query(cursor: Any, query: Query, fmt: str, *, raw: bool = False) -> int:
+    """A read command's rows on stdout: a table drawn from the fetched rows, any other format
+    streamed. Returns how many rows."""
+    if fmt == "table":
+        rows = fetch(cursor, query)
+        write_rows(rows, query.names, fmt)
+        return len(rows)
+    return to_stdout(lambda out: stream(cursor, query, fmt, out, raw=raw))
 
-    return _iso(column) if isinstance(column.type, DateTime) else column
+
+# formula_safe's FORMULA_STARTS as SQL literals
+_STARTS_SQL = ", ".join(f"chr({ord(c)})" for c in FORMULA_STARTS)
+
+
+def _guarded(sql: str) -> str:
+    """formula_safe in SQL; '' becomes NULL (an empty cell)."""
+    value = f"nullif({sql}, '')"
+    return f"CASE WHEN left({value}, 1) IN ({_STARTS_SQL}) THEN chr(39) || {value} ELSE {value} END"
+
+
+def _text_cell(column: Column, raw: bool) -> str:
+    if column.kind is Kind.TIME:
+        return iso_sql(column.sql)
+    if column.kind in (Kind.BOOL, Kind.JSON):
+        return f"({column.sql})::text"  # a boolean as true/false, not COPY's t/f
+    if column.kind is Kind.NUMBER:
+        return column.sql
+    text = f"array_to_string({column.sql}, ';')" if column.kind is Kind.TAGS else column.sql
+    return f"nullif({text}, '')" if raw else _guarded(text)
 
 
 # -- files -------------------------------------------------------------------------------

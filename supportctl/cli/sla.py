@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
 from typing import Annotated
 
 import typer
@@ -16,15 +15,12 @@ from supportctl.cli.options import (
     PriorityArgument,
     RawOption,
 )
-from supportctl.cli.output import choose_format, note, write_rows
+from supportctl.cli.output import choose_format, note, stream, to_stdout, write_rows
+from supportctl.db.query import fetch
 from supportctl.domain.enums import Priority
 
 POLICY_COLUMNS = ["priority", "response", "resolution", "response_seconds", "resolution_seconds"]
 CALENDAR_COLUMNS = ["clock", "timezone", "hours", "holidays"]
-BREACH_COLUMNS = [
-    "id", "title", "priority", "status", "customer_email", "assignee_email", "metric", "state", "due_at",
-    "overdue_seconds",
-]
 BREACH_TABLE_COLUMNS = ["id", "priority", "status", "metric", "state", "due_at", "overdue", "assignee_email", "title"]
 
 
@@ -41,10 +37,10 @@ def policy(ctx: typer.Context, fmt: FormatOption = None) -> None:
 
     Example: supportctl sla policy --format json
     """
-    from supportctl.services.sla import changes
+    from supportctl.services.sla.policy import Policy
 
-    with app_context(ctx).transaction() as session:
-        rows = [row.row() for row in changes.policy_rows(session)]
+    with app_context(ctx).reading() as cursor:
+        rows = Policy.read(cursor).rows()
     write_rows(rows, POLICY_COLUMNS, choose_format(fmt))
 
 
@@ -75,12 +71,12 @@ def set_(
             session, app_ctx.now, priority, response=response, resolution=resolution
         )
     note(
-        f"{after.priority}: response {after.response} (was {before.response}),"
-        f" resolution {after.resolution} (was {before.resolution})"
+        f"{after['priority']}: response {after['response']} (was {before['response']}),"
+        f" resolution {after['resolution']} (was {before['resolution']})"
     )
     _recomputed(done)
     if fmt is not None:
-        write_rows([after.row()], POLICY_COLUMNS, choose_format(fmt))
+        write_rows([after], POLICY_COLUMNS, choose_format(fmt))
 
 
 def calendar(ctx: typer.Context) -> None:
@@ -94,14 +90,14 @@ def calendar_show(ctx: typer.Context, fmt: FormatOption = None) -> None:
 
     Example: supportctl sla calendar show --format json
     """
-    from supportctl.services.sla import changes
+    from supportctl.services.sla.policy import Policy, calendar_row
 
-    with app_context(ctx).transaction() as session:
-        view = changes.calendar_show(session)
+    with app_context(ctx).reading() as cursor:
+        row = calendar_row(Policy.read(cursor).calendar)
     f = choose_format(fmt)
-    if f in ("table", "tsv", "csv") and view.clock == "24x7":
+    if f in ("table", "tsv", "csv") and row["clock"] == "24x7":
         note("no calendar: SLA clocks run 24x7")
-    write_rows([view.row()], CALENDAR_COLUMNS, f)
+    write_rows([row], CALENDAR_COLUMNS, f)
 
 
 def calendar_set(
@@ -126,12 +122,12 @@ def calendar_set(
 
     app_ctx = app_context(ctx)
     with app_ctx.transaction() as session:
-        view, done = changes.calendar_set(session, app_ctx.now, timezone=timezone, hours=hours, holidays=holiday or [])
-    days = len(view.holidays)
-    note(f"calendar: {view.timezone}, {view.hours}, {days} holiday{'s' if days != 1 else ''}")
+        row, done = changes.calendar_set(session, app_ctx.now, timezone=timezone, hours=hours, holidays=holiday or [])
+    days = len(row["holidays"])
+    note(f"calendar: {row['timezone']}, {row['hours']}, {days} holiday{'s' if days != 1 else ''}")
     _recomputed(done)
     if fmt is not None:
-        write_rows([view.row()], CALENDAR_COLUMNS, choose_format(fmt))
+        write_rows([row], CALENDAR_COLUMNS, choose_format(fmt))
 
 
 def calendar_clear(ctx: typer.Context) -> None:
@@ -178,25 +174,17 @@ def breaches(
 
     app_ctx = app_context(ctx)
     f = choose_format(fmt)
-    counts: Counter[tuple[str, str, str]] = Counter()
-    with app_ctx.read_transaction() as session:
-        rows = report.report(
-            session, app_ctx.now, at_risk=at_risk, metric=metric, priorities=priority or [], assignee=assignee
-        )
-        shown = _counted((r.row() for r in rows), counts)
+    with app_ctx.reading() as cursor:
+        breach_report = report.query(cursor, app_ctx.now, at_risk=at_risk, metric=metric, priorities=priority or [],
+                                     assignee=assignee)
+        counts = report.summary(cursor, breach_report)
         if f == "table":
-            write_rows(map(_human, shown), BREACH_TABLE_COLUMNS, f)
+            write_rows(map(_human, fetch(cursor, breach_report)), BREACH_TABLE_COLUMNS, f)
         else:
-            write_rows(shown, BREACH_COLUMNS, f, raw=raw)
+            to_stdout(lambda out: stream(cursor, breach_report, f, out, raw=raw))
     note(_summary(counts, at_risk is not None))
     if fail_on_breach and counts:
         raise typer.Exit(1)
-
-
-def _counted(rows: Iterable[dict], counts: Counter) -> Iterator[dict]:
-    for row in rows:
-        counts[row["state"], row["metric"], row["priority"]] += 1
-        yield row
 
 
 def _human(row: dict) -> dict:

@@ -18,13 +18,12 @@ from supportctl.cli.options import (
     RawOption,
     with_ticket_filters,
 )
-from supportctl.cli.output import choose_format, note, write_record, write_rows
+from supportctl.cli.output import choose_format, note, stream, to_stdout, write_record, write_rows
 from supportctl.domain.enums import Priority
-from supportctl.domain.timestamps import iso_z
 from supportctl.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from supportctl.services.tickets.queries import TicketFilter
+    from supportctl.services.tickets.filters import TicketFilter
 
 
 def read_text(value: str | None, path: str | None, what: str) -> str | None:
@@ -101,27 +100,39 @@ def create(
         raise InvalidInput("give --assign EMAIL or --auto-assign, not both")
     app_ctx = app_context(ctx)
     text = read_text(description, description_file, "description") or ""
-    assigned_to = None
+    assigned_to, row = None, None
     with app_ctx.transaction() as session:
         created = changes.create(
             session, app_ctx.now, app_ctx.actor, title=title, customer_email=customer, description=text,
             priority=priority, category=category, tag_list=tag or [], external_id=external_id,
         )
-        view = created.ticket
         if assign is not None or auto_assign:
             from supportctl.services.assignment import manual
 
-            view, done, notes = manual.assign_new(session, app_ctx.now, app_ctx.actor, view.id, to=assign)
+            done, notes = manual.assign_new(session, app_ctx.now, app_ctx.actor, created.id, to=assign)
             assigned_to = [f"assigned to {done.assignee_email}", *notes]
+        if fmt is not None:
+            row = _written(session, created.id, app_ctx.now, choose_format(fmt))
     if created.new_customer:
         note(f"created customer {created.new_customer}")
     for message in assigned_to or []:
         note(message)
-    if fmt is None:
-        typer.echo(view.id)
+    if row is None:
+        typer.echo(created.id)
     else:
-        f = choose_format(fmt)
-        write_rows([view.row()], pick_columns(None, f), f)
+        _print_written(row, choose_format(fmt))
+
+
+def _written(session, ticket_id: int, now, fmt: str) -> dict:
+    """The ticket a write just changed, as `ticket list` shows it, read in the write's transaction."""
+    from supportctl.db.database import cursor_of
+    from supportctl.services.tickets import queries
+
+    return queries.one(cursor_of(session), ticket_id, now, pick_columns(None, fmt))
+
+
+def _print_written(row: dict, fmt: str) -> None:
+    write_rows([compact_sla(row)] if fmt == "table" else [row], pick_columns(None, fmt), fmt)
 
 
 @with_ticket_filters
@@ -146,13 +157,18 @@ def list_(
     app_ctx = app_context(ctx)
     f = choose_format(fmt)
     chosen = pick_columns(columns, f)
-    with app_ctx.read_transaction() as session:
-        views, total = queries.list_tickets(session, filters, app_ctx.now, sort=sort, limit=limit)
-    rows = [v.row() for v in views]
-    write_rows([compact_sla(r) for r in rows] if f == "table" else rows, chosen, f, raw=raw)
-    if total > len(views):
+    with app_ctx.reading() as cursor:
+        page = queries.listing(cursor, filters, app_ctx.now, chosen, sort=sort, limit=limit)
+        if page.streams and f != "table":
+            shown = to_stdout(lambda out: stream(cursor, page.query, f, out, raw=raw))
+        else:
+            rows = page.rows(cursor)
+            write_rows([compact_sla(r) for r in rows] if f == "table" else rows, chosen, f, raw=raw)
+            shown = len(rows)
+        total = queries.count(cursor, filters, app_ctx.now) if limit and shown == limit else shown
+    if total > shown:
         of = f"more than {queries.COUNT_CAP:,}" if total > queries.COUNT_CAP else total
-        note(f"showing {len(views)} of {of} (--limit 0 for all)")
+        note(f"showing {shown} of {of} (--limit 0 for all)")
 
 
 def show(
@@ -166,11 +182,12 @@ def show(
     """
     from supportctl.services.tickets import queries
 
+    from supportctl.services.tickets.columns import LIST_COLUMNS
+
     app_ctx = app_context(ctx)
-    with app_ctx.read_transaction() as session:
-        detail = queries.show(session, ticket_id, app_ctx.now)
+    with app_ctx.reading() as cursor:
+        row = queries.detail(cursor, ticket_id, app_ctx.now, list(LIST_COLUMNS))
     f = choose_format(fmt)
-    row = detail.row()
     if f in ("json", "ndjson"):
         write_rows([row], list(row), f)
         return
@@ -178,7 +195,7 @@ def show(
     sla = row.pop("sla")
     for metric in ("response", "resolution"):
         m = sla[metric]
-        row[f"sla_{metric}"] = f"{m['state']}, due {iso_z(m['due_at'])}, {m['remaining_seconds']}s left"
+        row[f"sla_{metric}"] = f"{m['state']}, due {m['due_at']}, {m['remaining_seconds']}s left"
     write_record(row, f)
     if f == "table":
         typer.echo("\nComments:" if comments else "\nNo comments.")
@@ -209,16 +226,18 @@ def update(
     from supportctl.services.tickets import changes
 
     app_ctx = app_context(ctx)
+    row = None
     with app_ctx.transaction() as session:
-        view, notes = changes.update(
+        notes = changes.update(
             session, app_ctx.now, app_ctx.actor, ticket_id, status=status, priority=priority, title=title,
             category=category, add_tags=add_tag or [], remove_tags=remove_tag or [],
         )
+        if fmt is not None:
+            row = _written(session, ticket_id, app_ctx.now, choose_format(fmt))
     for message in notes:
         note(message)
-    if fmt is not None:
-        f = choose_format(fmt)
-        write_rows([view.row()], pick_columns(None, f), f)
+    if row is not None:
+        _print_written(row, choose_format(fmt))
 
 
 def comment(
@@ -240,5 +259,6 @@ def comment(
     if text is None:
         raise InvalidInput("give --body TEXT or --body-file FILE (- for stdin)")
     with app_ctx.transaction() as session:
-        view = changes.comment(session, app_ctx.now, app_ctx.actor, ticket_id, body=text, author=author, internal=internal)
-    typer.echo(view.id)
+        comment_id = changes.comment(session, app_ctx.now, app_ctx.actor, ticket_id, body=text, author=author,
+                                     internal=internal)
+    typer.echo(comment_id)

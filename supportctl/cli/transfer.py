@@ -14,7 +14,7 @@ from supportctl.cli.output import Progress, atomic_file, note, stream, to_stdout
 from supportctl.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from supportctl.services.tickets.queries import TicketFilter
+    from supportctl.services.tickets.filters import TicketFilter
 
 
 @with_ticket_filters
@@ -51,10 +51,9 @@ def export_(
     chosen = ticket_columns.pick(columns, ticket_columns.EXPORT_COLUMNS, ticket_columns.DEFAULT_COLUMNS)
 
     def write(out: BinaryIO, progress=None) -> int:
-        with app_ctx.read_transaction() as session:
-            export.begin_snapshot(session)
-            query = export.query(session, chosen, filters, app_ctx.now)
-            return stream(session, query, fmt.value, out, raw=raw, progress=progress)
+        with app_ctx.reading() as cursor:
+            return stream(cursor, export.query(cursor, chosen, filters, app_ctx.now), fmt.value, out, raw=raw,
+                          progress=progress)
 
     if output == "-":
         to_stdout(write)

@@ -14,17 +14,27 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
+import psycopg2
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from supportctl import errors
 from supportctl.config import Settings, mask_url
 from supportctl.db import migrate
-from supportctl.db.engine import RETRYABLE, DatabaseError, make_engine, sqlstate, translate
+from supportctl.db.engine import make_engine
+from supportctl.db.faults import RETRYABLE, sqlstate, translate
+from supportctl.db.direct import LOCK_TIMEOUT, check_revision, resolve_url
 
 T = TypeVar("T")
 
-UPGRADE_HINT = "run `supportctl db upgrade`"
+# What the database layer raises: SQLAlchemy's wrapper, or psycopg2's own error from the
+# raw cursor the COPY paths use.
+DatabaseError = (DBAPIError, psycopg2.Error)
+
+
+def _driver(exc: BaseException) -> BaseException:
+    return exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
 
 
 class Database:
@@ -36,9 +46,7 @@ class Database:
     @property
     def url(self) -> str:
         if self._url is None:
-            from supportctl.db.embedded import EmbeddedServer
-
-            self._url = EmbeddedServer().ensure_running()
+            self._url = resolve_url(self.settings)
         return self._url
 
     @property
@@ -61,7 +69,7 @@ class Database:
         try:
             yield
         except DatabaseError as exc:
-            raise translate(exc, self.shown_url) from exc
+            raise translate(_driver(exc), self.shown_url) from exc
         except UnicodeEncodeError as exc:
             # Text the driver cannot send as UTF-8: bytes of another encoding that Python kept as
             # surrogate escapes (a command line, an environment variable). Refused, not a bug.
@@ -89,19 +97,10 @@ class Database:
 
     def check_schema(self) -> None:
         current = self.revision()
-        if current == migrate.HEAD:
-            return
         if current is None and self.settings.embedded:
             self.upgrade()  # first use of the embedded server
             return
-        if current is None:
-            raise errors.SchemaOutdated(
-                f"the database at {self.shown_url} has no supportctl schema", hint=UPGRADE_HINT
-            )
-        raise errors.SchemaOutdated(
-            f"the database schema is at revision {current}, this supportctl needs {migrate.HEAD}",
-            hint=UPGRADE_HINT if current < migrate.HEAD else "upgrade supportctl to match the database",
-        )
+        check_revision(current, shown_url=self.shown_url)
 
     @contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[Session]:
@@ -125,7 +124,7 @@ class Database:
                 session.close()  # rolls back whatever was not committed
             except DatabaseError as exc:
                 if not failed:  # a failure of its own; after another one it is only an echo of it
-                    raise translate(exc, self.shown_url) from exc
+                    raise translate(_driver(exc), self.shown_url) from exc
 
     def run(self, work: Callable[[Session], T], attempts: int = 4) -> T:
         """Run work in a transaction, retried whole on serialization failure or deadlock."""
@@ -135,7 +134,7 @@ class Database:
                     return work(session)
             except errors.LockBusy as exc:
                 cause = exc.__cause__
-                retryable = isinstance(cause, DatabaseError) and sqlstate(cause) in RETRYABLE
+                retryable = isinstance(cause, DatabaseError) and sqlstate(_driver(cause)) in RETRYABLE
                 if not retryable or attempt == attempts:
                     raise
                 time.sleep(random.uniform(0.01, 0.05) * 2**attempt)  # jitter so racers part ways
@@ -147,7 +146,6 @@ def _escaped(text: str) -> str:
     return ", ".join(f"0x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else repr(c) for c in text)
 
 
-LOCK_TIMEOUT = "5s"
 STATEMENT_TIMEOUT = "60s"
 
 
@@ -163,3 +161,8 @@ def set_cron_timeouts(session: Session) -> None:
 def ping(database: Database) -> str:
     with database.translated_errors(), database.engine.connect() as conn:
         return conn.execute(text("SHOW server_version")).scalar_one()
+
+
+def cursor_of(session: Session):
+    """A DB-API cursor inside the session's transaction: for the SQL the read path shares."""
+    return session.connection().connection.dbapi_connection.cursor()

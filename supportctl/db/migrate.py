@@ -7,8 +7,10 @@ the wheel as ``supportctl/_alembic``; both places are looked for here.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, text
+if TYPE_CHECKING:  # SQLAlchemy is imported only by what migrates: the read path checks HEAD without it
+    from sqlalchemy import Connection
 
 # The revision this code expects. A test checks it equals the scripts' head, so the
 # per-command schema check needs no Alembic import (that costs start-up time).
@@ -52,7 +54,6 @@ def head_revision() -> str:
 
 def current_revision(connection: Connection) -> str | None:
     """The database's revision, or None when it has no supportctl schema at all."""
-    exists = connection.execute(text("SELECT to_regclass('alembic_version') IS NOT NULL")).scalar()
-    if not exists:
-        return None
-    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    from supportctl.db.direct import revision
+
+    return revision(connection.connection.cursor())

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from supportctl.db.models import Agent, Customer, Ticket
-from supportctl.errors import NotFound
 from supportctl.services import validation
 
 
@@ -31,7 +30,7 @@ def ticket(session: Session, ticket_id: int, *, lock: bool = False) -> Ticket:
         )
     found = session.scalar(query)
     if found is None:
-        raise NotFound(f"no ticket {ticket_id}", hint="see `supportctl ticket list`")
+        raise validation.no_ticket(ticket_id)
     return found
 
 
@@ -44,7 +43,7 @@ def agent(session: Session, email: str, *, lock: bool = False) -> Agent:
     query = select(Agent).where(Agent.email == address)
     found = session.scalar(query.with_for_update() if lock else query)
     if found is None:
-        raise NotFound(f"no agent with email {address}", hint="see `supportctl agent list`")
+        raise validation.no_agent(address)
     return found
 
 
@@ -53,7 +52,8 @@ def find_customer(session: Session, email: str) -> Customer | None:
 
 
 def customer(session: Session, email: str) -> Customer:
-    found = find_customer(session, validation.email(email, "customer"))
+    address = validation.email(email, "customer")
+    found = find_customer(session, address)
     if found is None:
-        raise NotFound(f"no customer with email {email.strip().lower()}", hint="see `supportctl customer list`")
+        raise validation.no_customer(address)
     return found

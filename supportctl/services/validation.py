@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TypeVar
 
-from supportctl.errors import InvalidInput
+from supportctl.errors import InvalidInput, NotFound
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -44,3 +44,18 @@ def positive(value: int, what: str) -> int:
     if value < 1:
         raise InvalidInput(f"{what} must be at least 1, got {value}")
     return value
+
+
+# Not found, said the same way wherever a key is looked up (lookup.py, the read queries).
+
+
+def no_ticket(ticket_id: int) -> NotFound:
+    return NotFound(f"no ticket {ticket_id}", hint="see `supportctl ticket list`")
+
+
+def no_agent(address: str) -> NotFound:
+    return NotFound(f"no agent with email {address}", hint="see `supportctl agent list`")
+
+
+def no_customer(address: str) -> NotFound:
+    return NotFound(f"no customer with email {address}", hint="see `supportctl customer list`")

@@ -9,8 +9,8 @@ import smtplib
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.orm import Session
+import psycopg2.extensions
+from sqlalchemy import create_engine, text
 
 from supportctl.services.escalation import queue as escalation
 from tests.factories import days_ago, insert_tickets
@@ -138,19 +138,25 @@ def test_escalation_notifies_every_active_lead_and_the_assignee(cli):
     assert {r["ticket_id"] for r in rows} == {ticket_id}
 
 
-def test_the_escalation_run_queues_its_notifications_with_one_insert_per_batch(database_url, engine, cli):
+class _Recording(psycopg2.extensions.cursor):
+    statements: list[str] = []
+
+    def execute(self, query, vars=None):
+        _Recording.statements.append(str(query))
+        return super().execute(query, vars)
+
+
+def test_the_escalation_run_queues_its_notifications_in_the_one_statement_of_its_batch(engine, cli):
     add_agent(cli, "lee@example.com", "--role", "lead")
     add_agent(cli, "lou@example.com", "--role", "lead")
     now = datetime(2026, 11, 26, 10, tzinfo=timezone.utc)
     ids = insert_tickets(engine, 40, days_ago(now, 3))
-    inserts = []
-    event.listen(engine, "before_cursor_execute",
-                 lambda conn, cursor, statement, *a: inserts.append(statement)
-                 if statement.startswith("INSERT INTO notifications") else None)
-    with Session(engine) as session, session.begin():
-        done = escalation.escalate_batch(session, now, "cron", size=100)
+    connection = engine.raw_connection().dbapi_connection
+    _Recording.statements = []
+    with connection, connection.cursor(cursor_factory=_Recording) as cursor:
+        done = escalation.escalate_batch(cursor, now, "cron", size=100)
     assert len(done) == 40
-    assert len(inserts) == 1
+    assert sum("INSERT INTO notifications" in s for s in _Recording.statements) == 1
     rows = outbox(cli)
     assert len(rows) == 80  # two leads for each ticket; nobody is assigned
     assert sorted({r["ticket_id"] for r in rows}) == ids

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 
 from supportctl.config import resolve
 from supportctl.db import migrate
-from supportctl.db.database import Database
+from supportctl.db.direct import Batches
 from supportctl.services.assignment import queue as queue_assign
 from tests.factories import insert_tickets
 from tests.helpers import NOW
@@ -163,19 +163,19 @@ def test_a_run_that_cannot_get_the_agent_locks_in_time_exits_6_and_changes_nothi
         assert conn.execute(text("SELECT count(*) FROM agents WHERE assignment_seq IS NOT NULL")).scalar() == 0
 
 
-def _database(url: str) -> Database:
-    return Database(resolve(database_url=url, from_env=False, actor="t", now=None, debug=False))
+def _batches(url: str) -> Batches:
+    return Batches(resolve(database_url=url, from_env=False, actor="t", now=None, debug=False))
 
 
 def test_small_batches_look_at_each_ticket_once_and_keep_the_turns(database_url, engine):
     add_agents(engine)
     critical = insert_tickets(engine, 3, NOW, priority="critical")  # nobody senior: by-priority cannot place them
     medium = insert_tickets(engine, 8, NOW, priority="medium")
-    database = _database(database_url)
+    batches = _batches(database_url)
     try:
-        outcome = queue_assign.run(database, NOW, "cron", strategy="by-priority", batch_size=2)
+        outcome = queue_assign.run(batches, NOW, "cron", strategy="by-priority", batch_size=2)
     finally:
-        database.close()
+        batches.close()
     assert [m.id for m in outcome.not_assigned] == critical
     assert {m.reason for m in outcome.not_assigned} == {
         "no active senior agent for a critical ticket (by-priority gives critical tickets to seniors only)"

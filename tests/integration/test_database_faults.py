@@ -21,7 +21,6 @@ import psycopg2
 import psycopg2.errors
 import pytest
 from sqlalchemy import create_engine, make_url, text
-from sqlalchemy.exc import OperationalError
 
 from supportctl.config import resolve
 from supportctl.db.database import Database
@@ -221,15 +220,15 @@ def test_a_ticket_row_locked_elsewhere_is_skipped_and_escalated_by_the_next_run(
     assert [row["id"] for row in json.loads(second.stdout)] == [ids[0]]
 
 
-def retryable(pgcode: str) -> OperationalError:
-    """What SQLAlchemy raises when PostgreSQL reports a serialization failure or a deadlock."""
+def retryable(pgcode: str) -> psycopg2.Error:
+    """What psycopg2 raises when PostgreSQL reports a serialization failure or a deadlock."""
     base = psycopg2.errors.SerializationFailure if pgcode == "40001" else psycopg2.errors.DeadlockDetected
 
     class Reported(base):  # psycopg2 sets pgcode only on errors that came from a server
         pass
 
     Reported.pgcode = pgcode
-    return OperationalError("UPDATE tickets …", {}, Reported(f"simulated SQLSTATE {pgcode}"))
+    return Reported(f"simulated SQLSTATE {pgcode}")
 
 
 @pytest.mark.parametrize("pgcode", ["40001", "40P01"])
@@ -238,12 +237,12 @@ def test_queue_escalate_retries_a_batch_that_hit_a_serialization_failure_or_dead
     real = escalation.escalate_batch
     calls = []
 
-    def flaky(session, *args, **kwargs):
+    def flaky(cursor, *args, **kwargs):
         calls.append(1)
         if len(calls) == 1:
-            real(session, *args, **kwargs)  # the work was done, then the transaction failed: rolled back
+            real(cursor, *args, **kwargs)  # the work was done, then the transaction failed: rolled back
             raise retryable(pgcode)
-        return real(session, *args, **kwargs)
+        return real(cursor, *args, **kwargs)
 
     mocker.patch.object(escalation, "escalate_batch", side_effect=flaky)
     result = cli("queue escalate")
@@ -257,7 +256,7 @@ def test_queue_escalate_retries_a_batch_that_hit_a_serialization_failure_or_dead
 
 def test_the_retry_is_bounded_and_then_exits_6_with_nothing_changed(cli, engine, mocker):
     insert_tickets(engine, 5, days_ago(NOW, 3))
-    mocker.patch("supportctl.db.database.time.sleep")  # the back-off, not the behaviour
+    mocker.patch("supportctl.db.direct.time.sleep")  # the back-off, not the behaviour
     failing = mocker.patch.object(queue_assign, "assign_batch", side_effect=retryable("40P01"))
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO agents (email, name, created_at) VALUES ('bo@example.com', 'Bo', :t)"),
@@ -278,7 +277,7 @@ def test_an_error_that_is_not_retryable_is_not_retried(cli, engine, mocker):
 
     failing = mocker.patch.object(
         escalation, "escalate_batch",
-        side_effect=OperationalError("UPDATE tickets …", {}, Denied("permission denied for table tickets")))
+        side_effect=Denied("permission denied for table tickets"))
     result = cli("queue escalate")
     assert result.exit_code == 4
     assert failing.call_count == 1

@@ -68,7 +68,7 @@ def test_24x7_recompute_in_sql_gives_what_the_python_rule_gives(engine, session)
     _, done = sla_admin.calendar_clear(session, NOW)
     session.commit()
     targets = {**DEFAULT_POLICY, "low": (timedelta(hours=36), timedelta(minutes=90))}
-    assert after_targets.response_seconds == 36 * 3600
+    assert after_targets["response_seconds"] == 36 * 3600
     rows = snapshot(session)
     unresolved = [r for r in rows.values() if r.status != "resolved"]
     assert done.tickets == len(unresolved)
@@ -76,15 +76,17 @@ def test_24x7_recompute_in_sql_gives_what_the_python_rule_gives(engine, session)
         assert (row.response_due_at, row.resolution_due_at) == expected(row, targets, None), row.id
 
 
-def test_each_branch_of_the_breach_report_can_use_its_partial_index(engine, session):
+def test_each_branch_of_the_breach_report_can_use_its_partial_index(engine):
     insert_tickets(engine, 200, NOW - timedelta(days=5), "high")
-    query = breaches.breach_query(session, NOW, at_risk="2h")
-    sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
-    session.execute(text("ANALYZE tickets"))
-    # A table this small would be read whole; forbid that to see which index the
-    # planner can prove usable: a WHERE that stops implying the index predicate fails here.
-    session.execute(text("SET LOCAL enable_seqscan = off"))
-    plan = "\n".join(session.scalars(text("EXPLAIN " + sql)))
+    connection = engine.raw_connection().dbapi_connection
+    with connection, connection.cursor() as cursor:
+        report = breaches.query(cursor, NOW, at_risk="2h")
+        cursor.execute("ANALYZE tickets")
+        # A table this small would be read whole; forbid that to see which index the
+        # planner can prove usable: a WHERE that stops implying the index predicate fails here.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + report.sql(), report.params)
+        plan = "\n".join(line for (line,) in cursor.fetchall())
     assert "ix_tickets_response_due_unmet" in plan
     assert "ix_tickets_resolution_due_unmet" in plan
     assert "Seq Scan on tickets" not in plan

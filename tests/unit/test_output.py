@@ -33,7 +33,14 @@ def test_raw_csv_keeps_cells_verbatim():
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
 def test_every_dangerous_first_character_is_guarded_in_tsv(start):
     row = dict(ROWS[0], title=start + "x")
-    assert "'" + start in render("tsv", rows=[row])
+    escaped = {"\t": "\\t", "\r": "\\r"}.get(start, start)  # tsv as COPY's text format writes it
+    assert "\t'" + escaped + "x\t" in render("tsv", rows=[row])
+
+
+def test_tsv_is_never_quoted_and_escapes_what_would_split_a_row():
+    row = dict(ROWS[0], title='Say "hi"\tnow\nplease \\ thanks')
+    line = render("tsv", rows=[row]).splitlines()[1]
+    assert line.split("\t")[1] == 'Say "hi"\\tnow\\nplease \\\\ thanks'
 
 
 def test_json_is_one_array_with_native_types():

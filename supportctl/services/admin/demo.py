@@ -88,7 +88,7 @@ def load(session: Session, now: datetime, *, force: bool = False) -> dict[str, i
         ticket = changes.create(
             session, created_at, ACTOR, title=title, customer_email=customer, description=description,
             priority=priority, category=category, tag_list=tag_list,
-        ).ticket
+        )
         made += 1
         _walk(session, ticket.id, created_at, now, Status(status))
     return {"customers": len(CUSTOMERS), "agents": len(AGENTS), "tickets": made}

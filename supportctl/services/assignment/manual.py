@@ -9,18 +9,15 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from supportctl.db.database import set_cron_timeouts
+from supportctl.db.database import cursor_of, set_cron_timeouts
 from supportctl.db.models import Ticket
 from supportctl.domain.assignment import NoEligibleAgent
 from supportctl.domain.enums import EventKind, Status, Strategy
 from supportctl.errors import Refused
 from supportctl.services import lookup, validation
-from supportctl.services.assignment.pool import Assignment, give, lock_pool, next_seqs
+from supportctl.services.assignment.pool import Assignment, Handover, hand_over, lock_pool, next_seqs
 from supportctl.services.people.agents import open_load
-from supportctl.services.sla.policy import Policy
 from supportctl.services.tickets import history
-from supportctl.services.tickets.views import ticket_view
-from supportctl.services.views import TicketView
 
 
 def _assignable(session: Session, ticket_id: int) -> Ticket:
@@ -50,10 +47,7 @@ def assign_to(session: Session, now: datetime, actor: str, ticket_id: int, email
     load = open_load(session, [agent.id]).get(agent.id, 0)
     if agent.capacity is not None and load >= agent.capacity:
         notes.append(f"{agent.email} now has {load + 1} open tickets, over their capacity of {agent.capacity}")
-    previous = ticket.assignee.email if ticket.assignee else None
-    done = give(session, ticket, agent, now, actor, seq=next_seqs(session, 1)[0], previous=previous)
-    session.flush()
-    return done, notes
+    return _give(session, now, actor, ticket, agent.id), notes
 
 
 def assign_auto(session: Session, now: datetime, actor: str, ticket_id: int,
@@ -62,16 +56,23 @@ def assign_auto(session: Session, now: datetime, actor: str, ticket_id: int,
     chosen = validation.choice(Strategy, strategy, "--strategy")
     ticket = _assignable(session, ticket_id)
     try:
-        _, agent = lock_pool(session).choose(chosen, ticket.priority)
+        candidate = lock_pool(cursor_of(session)).choose(chosen, ticket.priority)
     except NoEligibleAgent as exc:
         raise NoEligibleAgent(f"cannot assign ticket {ticket.id}: {exc.message}", hint=exc.hint) from None
-    if ticket.assignee_id == agent.id:
-        return _unchanged(ticket, chosen), [f"ticket {ticket.id} stays with {agent.email}: it is their turn"]
+    if ticket.assignee_id == candidate.id:
+        return _unchanged(ticket, chosen), [f"ticket {ticket.id} stays with {candidate.email}: it is their turn"]
+    return _give(session, now, actor, ticket, candidate.id, chosen), []
+
+
+def _give(session: Session, now: datetime, actor: str, ticket: Ticket, agent_id: int,
+          strategy: Strategy | None = None) -> Assignment:
+    """Hand the (locked) ticket over with the statement every assignment uses (pool.hand_over)."""
+    session.flush()  # what the session holds is in the database before the statement reads it
+    cursor = cursor_of(session)
     previous = ticket.assignee.email if ticket.assignee else None
-    done = give(session, ticket, agent, now, actor, seq=next_seqs(session, 1)[0], previous=previous,
-                strategy=chosen)
-    session.flush()
-    return done, []
+    [done] = hand_over(cursor, now, actor, [Handover(ticket.id, agent_id, next_seqs(cursor, 1)[0], previous, strategy)])
+    session.expire_all()  # the rows changed underneath the identity map
+    return done
 
 
 def unassign(session: Session, now: datetime, actor: str, ticket_id: int) -> tuple[Assignment, list[str]]:
@@ -90,10 +91,8 @@ def unassign(session: Session, now: datetime, actor: str, ticket_id: int) -> tup
 
 
 def assign_new(session: Session, now: datetime, actor: str, ticket_id: int, *, to: str | None = None,
-               strategy: str | None = None) -> tuple[TicketView, Assignment, list[str]]:
-    """`ticket create --assign/--auto-assign`, in the create's transaction; returns the fresh ticket too."""
+               strategy: str | None = None) -> tuple[Assignment, list[str]]:
+    """`ticket create --assign/--auto-assign`, in the create's transaction."""
     if to is not None:
-        done, notes = assign_to(session, now, actor, ticket_id, to)
-    else:
-        done, notes = assign_auto(session, now, actor, ticket_id, strategy or Strategy.ROUND_ROBIN.value)
-    return ticket_view(lookup.ticket(session, ticket_id), Policy.load(session), now), done, notes
+        return assign_to(session, now, actor, ticket_id, to)
+    return assign_auto(session, now, actor, ticket_id, strategy or Strategy.ROUND_ROBIN.value)

@@ -1,4 +1,4 @@
-"""The auto-assignment pool, the turn cursor, and handing a ticket over.
+"""The auto-assignment pool, the turn cursor, and handing tickets over, in SQL.
 
 Who can be chosen automatically (docs/workflow.md, "Assignment"): active agents who
 are not leads and are below their capacity (open load = unresolved tickets assigned
@@ -11,28 +11,28 @@ Locks, so that concurrent processes keep the rotation exact and never assign a t
 twice: first the ticket row(s), then the agents, in id order (``FOR UPDATE``), held to
 the end of the short transaction. Everyone takes them in that order, so nobody
 deadlocks, and whoever chooses next sees the cursor and load the previous one committed.
+
+Everything here takes a DB-API cursor: the cron jobs' (db/direct.Batches) or an
+interactive command's transaction (db/database.cursor_of), so one statement hands over
+one ticket or a batch of 2000 alike.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from supportctl.db.models import ASSIGNMENT_SEQ, Agent, Ticket
+from supportctl.db.bulk import unnest
+from supportctl.db.query import iso_sql
 from supportctl.domain import assignment
 from supportctl.domain.assignment import Candidate
-from supportctl.domain.enums import EventKind, Role, Strategy
-from supportctl.services.notify import outbox
-from supportctl.services.people.agents import open_load
-from supportctl.services.tickets import history
-from supportctl.services.tickets.changes import mark_first_response
-from supportctl.services.views import View
+from supportctl.domain.enums import Role, Strategy
+from supportctl.domain.lifecycle import UNRESOLVED
 
 
-class Assignment(View):
+@dataclass(frozen=True)
+class Assignment:
     """One ticket's change of hands: `ticket assign` / `queue assign` rows."""
 
     id: int
@@ -42,59 +42,100 @@ class Assignment(View):
     previous_assignee_email: str | None
     strategy: str | None  # None for a manual assignment
 
+    def row(self) -> dict:
+        return asdict(self)
+
 
 @dataclass
 class Pool:
-    """The locked candidates, and their rows to hand tickets to."""
+    """The locked candidates, in id order."""
 
     candidates: list[Candidate]
-    agents: dict[int, Agent]
 
-    def choose(self, strategy: Strategy, priority: str) -> tuple[Candidate, Agent]:
+    def choose(self, strategy: Strategy, priority: str) -> Candidate:
         """Whose turn it is (domain.assignment.choose); NoEligibleAgent when nobody's."""
-        chosen = assignment.choose(self.candidates, strategy, priority)
-        return chosen, self.agents[chosen.id]
+        return assignment.choose(self.candidates, strategy, priority)
 
-    def took(self, candidate: Candidate, seq: int) -> None:
+    @staticmethod
+    def took(candidate: Candidate, seq: int) -> None:
         """The candidate was just given a ticket: their load and turn move on for the next choice."""
         candidate.load += 1
         candidate.seq = seq
 
 
-def lock_pool(session: Session) -> Pool:
-    """Lock every auto-assignable agent in id order (the deadlock-free order) and load them."""
-    query = (
-        select(Agent)
-        .where(Agent.active.is_(True), Agent.role != Role.LEAD.value)
-        .order_by(Agent.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)  # the locked row, not a stale copy
+def lock_pool(cursor: Any) -> Pool:
+    """Lock every auto-assignable agent in id order (the deadlock-free order), with their load."""
+    cursor.execute(
+        "SELECT a.id, a.email, a.role, a.capacity, a.assignment_seq, "
+        "(SELECT count(*) FROM tickets t WHERE t.assignee_id = a.id AND t.status = ANY(%(unresolved)s)) "
+        "FROM agents a WHERE a.active AND a.role <> %(lead)s ORDER BY a.id FOR UPDATE OF a",
+        {"unresolved": UNRESOLVED, "lead": Role.LEAD.value},
     )
-    rows = list(session.scalars(query))
-    load = open_load(session, [a.id for a in rows])
-    candidates = [Candidate(a.id, a.email, a.role, a.capacity, a.assignment_seq, load.get(a.id, 0)) for a in rows]
-    return Pool(candidates, {a.id: a for a in rows})
+    return Pool([Candidate(*row) for row in cursor.fetchall()])
 
 
-def next_seqs(session: Session, count: int) -> list[int]:
+def next_seqs(cursor: Any, count: int) -> list[int]:
     """`count` fresh cursor values, increasing, in one round trip."""
-    if count == 1:
-        return [session.scalar(select(ASSIGNMENT_SEQ.next_value()))]
-    values = session.scalars(select(ASSIGNMENT_SEQ.next_value()).select_from(func.generate_series(1, count)))
-    return sorted(values)
+    cursor.execute("SELECT nextval('agent_assignment_seq') FROM generate_series(1, %s)", (count,))
+    return sorted(seq for (seq,) in cursor.fetchall())
 
 
-def give(session: Session, ticket: Ticket, agent: Agent, now: datetime, actor: str, *, seq: int,
-         previous: str | None, strategy: Strategy | None = None) -> Assignment:
-    """Hand the ticket over and move the agent's cursor; the event records who had it."""
-    ticket.assignee = agent
-    mark_first_response(ticket, now)
-    agent.last_assigned_at = now
-    agent.assignment_seq = seq
-    to_value = {"assignee_email": agent.email}
-    if strategy is not None:
-        to_value["strategy"] = strategy.value
-    history.record(session, ticket, now, actor, EventKind.ASSIGNED, {"assignee_email": previous}, to_value)
-    outbox.ticket_assigned(session, now, ticket, agent)
-    return Assignment(id=ticket.id, title=ticket.title, priority=ticket.priority, assignee_email=agent.email,
-                      previous_assignee_email=previous, strategy=strategy.value if strategy else None)
+@dataclass(frozen=True)
+class Handover:
+    ticket_id: int
+    agent_id: int
+    seq: int  # the agent's new turn
+    previous: str | None  # who had the ticket (for the history)
+    strategy: Strategy | None = None
+
+
+_COLUMNS = (("ticket_id", "bigint"), ("agent_id", "bigint"), ("seq", "bigint"), ("previous", "text"),
+            ("strategy", "text"))
+
+
+def hand_over(cursor: Any, now: datetime, actor: str, handovers: list[Handover]) -> list[Assignment]:
+    """Give each ticket to its agent in one statement: the assignee (the first response, if none
+    yet), the agents' cursors, an `assigned` event each, and the agent's ticket_assigned mail."""
+    if not handovers:
+        return []
+    batch, params = unnest("u", _COLUMNS, [
+        (h.ticket_id, h.agent_id, h.seq, h.previous, h.strategy.value if h.strategy else None) for h in handovers
+    ])
+    cursor.execute(_HAND_OVER.format(batch=batch, due=iso_sql("m.response_due_at"),
+                                     resolution=iso_sql("m.resolution_due_at")),
+                   {**params, "now": now, "actor": actor})
+    return [Assignment(*row) for row in cursor.fetchall()]
+
+
+_HAND_OVER = """
+WITH u AS (SELECT * FROM {batch}),
+moved AS (
+    UPDATE tickets t SET assignee_id = u.agent_id, first_response_at = coalesce(t.first_response_at, %(now)s),
+                         updated_at = %(now)s
+    FROM u WHERE t.id = u.ticket_id
+    RETURNING t.id, t.title, t.priority, t.status, t.response_due_at, t.resolution_due_at
+),
+turns AS (
+    UPDATE agents a SET last_assigned_at = %(now)s, assignment_seq = s.seq
+    FROM (SELECT agent_id, max(seq) AS seq FROM u GROUP BY agent_id) AS s WHERE a.id = s.agent_id
+),
+done AS (
+    SELECT u.n, m.*, g.email, g.name, u.previous, u.strategy
+    FROM u JOIN moved m ON m.id = u.ticket_id JOIN agents g ON g.id = u.agent_id
+),
+logged AS (
+    INSERT INTO ticket_events (ticket_id, at, actor, kind, from_value, to_value)
+    SELECT id, %(now)s, %(actor)s, 'assigned', jsonb_build_object('assignee_email', previous),
+           jsonb_strip_nulls(jsonb_build_object('assignee_email', email, 'strategy', strategy))
+    FROM done ORDER BY n
+),
+mailed AS (
+    INSERT INTO notifications (created_at, recipient, template, data, status, attempts, next_attempt_at)
+    SELECT %(now)s, m.email, 'ticket_assigned', jsonb_build_object(
+               'ticket_id', m.id, 'title', m.title, 'priority', m.priority, 'status', m.status,
+               'agent_email', m.email, 'agent_name', m.name, 'response_due_at', {due},
+               'resolution_due_at', {resolution}), 'pending', 0, %(now)s
+    FROM done m ORDER BY n
+)
+SELECT id, title, priority, email, previous, strategy FROM done ORDER BY n
+"""

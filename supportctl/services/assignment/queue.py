@@ -16,24 +16,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
-from sqlalchemy.orm import Session, lazyload
+from typing import Any
 
-from supportctl.db.database import set_cron_timeouts
-from supportctl.db.models import Ticket
+from supportctl.db.direct import Batches
 from supportctl.domain.assignment import NoEligibleAgent
 from supportctl.domain.enums import Priority, Strategy
 from supportctl.domain.lifecycle import UNRESOLVED
 from supportctl.errors import SupportctlError
 from supportctl.services import validation
-from supportctl.services.assignment.pool import Assignment, give, lock_pool, next_seqs
-from supportctl.services.views import View
+from supportctl.services.assignment.pool import Assignment, Handover, hand_over, lock_pool, next_seqs
 
 BATCH_SIZE = 200
 HIGHEST_FIRST = [p.value for p in reversed(Priority)]
 
 
-class NotAssigned(View):
+@dataclass(frozen=True)
+class NotAssigned:
     id: int
     title: str
     priority: str
@@ -67,53 +65,56 @@ class Batch:
     next: Position
 
 
-def claim(session: Session, priority: str, after: tuple[datetime, int] | None, size: int) -> list[Ticket]:
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    title: str
+    priority: str
+    created_at: datetime
+
+
+def claim(cursor: Any, priority: str, after: tuple[datetime, int] | None, size: int) -> list[Claimed]:
     """Lock up to `size` unassigned unresolved tickets of one priority that no other run holds."""
-    query = (
-        select(Ticket)
-        .options(lazyload("*"))  # only the ticket row is needed, and only it is locked
-        .where(Ticket.assignee_id.is_(None), Ticket.status.in_(UNRESOLVED), Ticket.priority == priority)
-        .order_by(Ticket.created_at, Ticket.id)
-        .limit(size)
-        .with_for_update(of=Ticket, skip_locked=True)
+    cursor.execute(
+        "SELECT t.id, t.title, t.priority, t.created_at FROM tickets t "
+        "WHERE t.assignee_id IS NULL AND t.status = ANY(%(unresolved)s) AND t.priority = %(priority)s "
+        + ("AND (t.created_at, t.id) > (%(after_at)s, %(after_id)s) " if after is not None else "")
+        + "ORDER BY t.created_at, t.id LIMIT %(size)s FOR UPDATE OF t SKIP LOCKED",
+        {"unresolved": UNRESOLVED, "priority": priority, "size": size,
+         "after_at": after[0] if after else None, "after_id": after[1] if after else None},
     )
-    if after is not None:
-        query = query.where(tuple_(Ticket.created_at, Ticket.id) > tuple_(*after))
-    return list(session.scalars(query))
+    return [Claimed(*row) for row in cursor.fetchall()]
 
 
-def assign_batch(session: Session, now: datetime, actor: str, strategy: Strategy, at: Position,
+def assign_batch(cursor: Any, now: datetime, actor: str, strategy: Strategy, at: Position,
                  size: int) -> Batch | None:
     """One batch in the caller's transaction; None when the queue is done."""
-    set_cron_timeouts(session)
     level, after = at.level, at.after
-    claimed: list[Ticket] = []
+    claimed: list[Claimed] = []
     while level < len(HIGHEST_FIRST):
-        claimed = claim(session, HIGHEST_FIRST[level], after, size)
+        claimed = claim(cursor, HIGHEST_FIRST[level], after, size)
         if claimed:
             break
         level, after = level + 1, None
     if not claimed:
         return None
-    pool = lock_pool(session)
-    seqs = iter(next_seqs(session, len(claimed)))
-    assigned, not_assigned = [], []
+    pool = lock_pool(cursor)
+    seqs = iter(next_seqs(cursor, len(claimed)))
+    handovers, not_assigned = [], []
     for ticket in claimed:
         try:
-            candidate, agent = pool.choose(strategy, ticket.priority)
+            candidate = pool.choose(strategy, ticket.priority)
         except NoEligibleAgent as exc:
-            not_assigned.append(NotAssigned(id=ticket.id, title=ticket.title, priority=ticket.priority,
-                                            reason=exc.message))
+            not_assigned.append(NotAssigned(ticket.id, ticket.title, ticket.priority, exc.message))
             continue
         seq = next(seqs)
-        assigned.append(give(session, ticket, agent, now, actor, seq=seq, previous=None, strategy=strategy))
+        handovers.append(Handover(ticket.id, candidate.id, seq, None, strategy))
         pool.took(candidate, seq)
-    session.flush()
     last = claimed[-1]
-    return Batch(assigned, not_assigned, Position(level, (last.created_at, last.id)))
+    return Batch(hand_over(cursor, now, actor, handovers), not_assigned, Position(level, (last.created_at, last.id)))
 
 
-def run(database, now: datetime, actor: str, *, strategy: str = Strategy.ROUND_ROBIN.value,
+def run(batches: Batches, now: datetime, actor: str, *, strategy: str = Strategy.ROUND_ROBIN.value,
         limit: int | None = None, dry_run: bool = False, batch_size: int | None = None) -> Outcome:
     """Batch after batch, each committed on its own, until the queue is done or `limit` tickets were looked at.
 
@@ -126,9 +127,9 @@ def run(database, now: datetime, actor: str, *, strategy: str = Strategy.ROUND_R
     outcome = Outcome()
     at = Position()
 
-    def batch(session: Session) -> Batch | None:
+    def batch(cursor: Any) -> Batch | None:
         size = batch_size if limit is None else min(batch_size, limit - outcome.looked_at)
-        return assign_batch(session, now, actor, chosen, at, size) if size > 0 else None
+        return assign_batch(cursor, now, actor, chosen, at, size) if size > 0 else None
 
     def keep(done: Batch) -> None:
         nonlocal at
@@ -137,12 +138,14 @@ def run(database, now: datetime, actor: str, *, strategy: str = Strategy.ROUND_R
         at = done.next
 
     if dry_run:
-        with database.transaction(commit=False) as session:
-            while done := batch(session):
+        def every_batch(cursor: Any) -> None:
+            while done := batch(cursor):
                 keep(done)
+
+        batches.rolled_back(every_batch)
         return outcome
     try:
-        while done := database.run(batch):
+        while done := batches.run(batch):
             keep(done)
     except SupportctlError as exc:
         if not outcome.looked_at:

@@ -1,4 +1,5 @@
-"""Agents: the people who work tickets, with their role, capacity and open load."""
+"""Agents: adding and changing them, and their open load for assignment (reading them is
+people/queries.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from supportctl.domain.enums import Role
 from supportctl.domain.lifecycle import UNRESOLVED
 from supportctl.errors import InvalidInput, Refused
 from supportctl.services import lookup, validation
-from supportctl.services.views import AgentView
 
 
 def open_load(session: Session, agent_ids: list[int]) -> dict[int, int]:
@@ -25,10 +25,6 @@ def open_load(session: Session, agent_ids: list[int]) -> dict[int, int]:
     return {agent_id: count for agent_id, count in rows}
 
 
-def _view(agent: Agent, load: int) -> AgentView:
-    return AgentView.model_validate(agent).model_copy(update={"open_tickets": load})
-
-
 def add(
     session: Session,
     now: datetime,
@@ -37,7 +33,8 @@ def add(
     name: str,
     role: str = Role.AGENT.value,
     capacity: int | None = None,
-) -> AgentView:
+) -> str:
+    """Add an agent; returns the email as stored."""
     address = validation.email(email)
     agent = Agent(
         email=address,
@@ -51,18 +48,7 @@ def add(
         raise Refused(f"an agent with email {address} already exists")
     session.add(agent)
     session.flush()
-    return _view(agent, 0)
-
-
-def get(session: Session, email: str) -> AgentView:
-    agent = lookup.agent(session, email)
-    return _view(agent, open_load(session, [agent.id]).get(agent.id, 0))
-
-
-def list_all(session: Session) -> list[AgentView]:
-    agents = list(session.scalars(select(Agent).order_by(Agent.email)))
-    load = open_load(session, [a.id for a in agents])
-    return [_view(a, load.get(a.id, 0)) for a in agents]
+    return address
 
 
 def update(
@@ -74,7 +60,8 @@ def update(
     capacity: int | None = None,
     clear_capacity: bool = False,
     active: bool | None = None,
-) -> AgentView:
+) -> str:
+    """Change an agent; returns their email."""
     agent = lookup.agent(session, email, lock=True)
     if name is not None:
         agent.name = validation.non_empty(name, "name")
@@ -89,4 +76,4 @@ def update(
     if active is not None:
         agent.active = active
     session.flush()
-    return _view(agent, open_load(session, [agent.id]).get(agent.id, 0))
+    return agent.email

@@ -1,17 +1,15 @@
-"""Customers: the people tickets are for."""
+"""Customers: the people tickets are for (adding them; reading them is people/queries.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from supportctl.db.models import Customer
 from supportctl.domain.enums import Tier
 from supportctl.errors import Refused
 from supportctl.services import lookup, validation
-from supportctl.services.views import CustomerView
 
 
 def add(
@@ -22,7 +20,8 @@ def add(
     name: str,
     tier: str = Tier.BASIC.value,
     company: str | None = None,
-) -> CustomerView:
+) -> str:
+    """Add a customer; returns the email as stored."""
     address = validation.email(email)
     customer = Customer(
         email=address,
@@ -35,16 +34,7 @@ def add(
         raise Refused(f"a customer with email {address} already exists")
     session.add(customer)
     session.flush()
-    return CustomerView.model_validate(customer)
-
-
-def get(session: Session, email: str) -> CustomerView:
-    return CustomerView.model_validate(lookup.customer(session, email))
-
-
-def list_all(session: Session) -> list[CustomerView]:
-    customers = session.scalars(select(Customer).order_by(Customer.email))
-    return [CustomerView.model_validate(c) for c in customers]
+    return address
 
 
 def find_or_create(session: Session, now: datetime, email: str) -> tuple[Customer, bool]:

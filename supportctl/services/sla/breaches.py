@@ -1,43 +1,36 @@
 """The SLA breach report: one row per (ticket, metric) that is breached, or at risk.
 
 One set-based query, a UNION ALL of the two metrics. Each branch is the shared
-definition of "breached" (sla/rules.py),
-asked at ``now + window``: "breached at now + window" is exactly "breached now, or
-due within the window". Each branch's WHERE implies the predicate of its partial
-index (ix_tickets_response_due_unmet, ix_tickets_resolution_due_unmet), so the
-report is an index range scan on due time however large the table grows. Overdue
-seconds are computed in SQL and rows are streamed, never loaded all at once.
+definition of "breached" (sla/rules.py), asked at ``now + window``: "breached at now +
+window" is exactly "breached now, or due within the window". Each branch's WHERE implies
+the predicate of its partial index (ix_tickets_response_due_unmet,
+ix_tickets_resolution_due_unmet), so the report is an index range scan on due time however
+large the table grows. Overdue seconds are computed in SQL; the rows are streamed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import Counter
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Select,
-    case,
-    cast,
-    extract,
-    func,
-    literal,
-    literal_column,
-    select,
-    union_all,
-)
-from sqlalchemy.orm import Session, aliased
-
-from supportctl.db.database import set_cron_timeouts
-from supportctl.db.models import Agent, Customer, Ticket
+from supportctl.db.query import Column, Kind, Query
 from supportctl.domain.durations import parse_duration
 from supportctl.domain.enums import Metric, Priority
 from supportctl.errors import InvalidInput
-from supportctl.services import lookup, validation
-from supportctl.services.sla.rules import resolution_breached, response_breached
-from supportctl.services.views import BreachView
+from supportctl.services import validation
+from supportctl.services.sla import rules
+from supportctl.services.tickets.filters import TicketFilter, where
+from supportctl.services.tickets.queries import FROM
 
-STREAM_BATCH = 1000
+COLUMNS = (
+    Column("id", "b.id", Kind.NUMBER), Column("title", "b.title"), Column("priority", "b.priority"),
+    Column("status", "b.status"), Column("customer_email", "b.customer_email"),
+    Column("assignee_email", "b.assignee_email"), Column("metric", "b.metric"), Column("state", "b.state"),
+    Column("due_at", "b.due_at", Kind.TIME), Column("overdue_seconds", "b.overdue_seconds", Kind.NUMBER),
+)
+_DUE = {Metric.RESPONSE: "t.response_due_at", Metric.RESOLUTION: "t.resolution_due_at"}
+_BREACHED = {Metric.RESPONSE: rules.response_breached, Metric.RESOLUTION: rules.resolution_breached}
 
 
 def at_risk_window(text: str | None) -> timedelta | None:
@@ -49,71 +42,31 @@ def at_risk_window(text: str | None) -> timedelta | None:
         raise InvalidInput(f"--at-risk: {exc}") from None
 
 
-def _branch(metric: str, due_column, until: datetime, now: datetime, conditions: list) -> Select:
-    breached = response_breached(until) if metric == Metric.RESPONSE else resolution_breached(until)
-    assignee = aliased(Agent)
-    return (
-        select(
-            Ticket.id,
-            Ticket.title,
-            Ticket.priority,
-            Ticket.status,
-            Customer.email.label("customer_email"),
-            assignee.email.label("assignee_email"),
-            literal(metric).label("metric"),
-            case((due_column < now, literal("breached")), else_=literal("at_risk")).label("state"),
-            due_column.label("due_at"),
-            cast(func.floor(extract("epoch", literal(now) - due_column)), BigInteger).label("overdue_seconds"),
-        )
-        .join(Customer, Customer.id == Ticket.customer_id)
-        .outerjoin(assignee, assignee.id == Ticket.assignee_id)
-        .where(breached, *conditions)
-    )
+def _branch(metric: Metric, conditions: str) -> str:
+    due = _DUE[metric]
+    return (f"SELECT t.id, t.title, t.priority, t.status, c.email AS customer_email, a.email AS assignee_email, "
+            f"'{metric.value}' AS metric, CASE WHEN {due} < %(now)s THEN 'breached' ELSE 'at_risk' END AS state, "
+            f"{due} AS due_at, floor(extract(epoch FROM %(now)s - {due}))::bigint AS overdue_seconds "
+            f"{FROM} WHERE {_BREACHED[metric]('%(until)s')}{conditions}")
 
 
-def report(
-    session: Session,
-    now: datetime,
-    *,
-    at_risk: str | None = None,
-    metric: str | None = None,
-    priorities: list[str] | tuple[str, ...] = (),
-    assignee: str | None = None,
-) -> Iterator[BreachView]:
+def query(cursor: Any, now: datetime, *, at_risk: str | None = None, metric: str | None = None,
+          priorities: list[str] | tuple[str, ...] = (), assignee: str | None = None) -> Query:
     """Active breaches (and, with `at_risk`, what falls due within that window), most overdue first.
-
-    Input is checked and the query run before the first row is yielded, so bad input
-    writes nothing to stdout.
-    """
-    # The report is a cron job too: behind a migration's lock it must end in exit 6, not hang.
-    set_cron_timeouts(session)
-    query = breach_query(session, now, at_risk=at_risk, metric=metric, priorities=priorities, assignee=assignee)
-    rows = session.execute(query.execution_options(yield_per=STREAM_BATCH)).mappings()
-    return (BreachView(**row) for row in rows)
-
-
-def breach_query(
-    session: Session,
-    now: datetime,
-    *,
-    at_risk: str | None = None,
-    metric: str | None = None,
-    priorities: list[str] | tuple[str, ...] = (),
-    assignee: str | None = None,
-):
-    """The report's SQL (also what tests EXPLAIN to check the partial indexes are used)."""
+    Every value is checked before a row is read."""
     window = at_risk_window(at_risk)
     chosen = validation.choice(Metric, metric, "--metric") if metric is not None else None
-    conditions = []
-    if priorities:
-        levels = sorted({validation.choice(Priority, p, "--priority").value for p in priorities})
-        conditions.append(Ticket.priority.in_(levels))
-    if assignee is not None:
-        conditions.append(Ticket.assignee_id == lookup.agent(session, assignee).id)
-    until = now + window if window else now
-    due = {"response": Ticket.response_due_at, "resolution": Ticket.resolution_due_at}
-    branches = [_branch(m.value, due[m], until, now, conditions) for m in Metric if chosen in (None, m)]
-    query = union_all(*branches) if len(branches) > 1 else branches[0]
-    # Ordered by due time (most overdue first) rather than by the computed seconds,
-    # so PostgreSQL may merge the two index-ordered branches instead of sorting.
-    return query.order_by(literal_column("due_at"), literal_column("id"), literal_column("metric").desc())
+    levels = tuple(sorted({validation.choice(Priority, p, "--priority").value for p in priorities}))
+    clause, params = where(cursor, TicketFilter(priorities=levels, assignee=assignee), now)
+    conditions = " AND " + clause.removeprefix("WHERE ") if clause else ""
+    params["until"] = now + window if window else now
+    branches = " UNION ALL ".join(_branch(m, conditions) for m in Metric if chosen in (None, m))
+    # Ordered by due time (most overdue first) rather than by the computed seconds, so
+    # PostgreSQL may merge the two index-ordered branches instead of sorting.
+    return Query(COLUMNS, f"FROM ({branches}) AS b", params, order="ORDER BY b.due_at, b.id, b.metric DESC")
+
+
+def summary(cursor: Any, report: Query) -> Counter:
+    """(state, metric, priority) -> rows of the report, in the same snapshot."""
+    cursor.execute(f"SELECT b.state, b.metric, b.priority, count(*) {report.body} GROUP BY 1, 2, 3", report.params)
+    return Counter({(s, m, p): n for s, m, p, n in cursor.fetchall()})

@@ -14,32 +14,15 @@ from sqlalchemy.orm import Session
 
 from supportctl.db.models import SlaCalendar, SlaPolicy
 from supportctl.domain.calendar import BusinessCalendar
-from supportctl.domain.durations import format_duration, format_target, parse_duration
+from supportctl.domain.durations import format_duration, parse_duration
 from supportctl.domain.enums import Priority
 from supportctl.domain.sla import add_target
 from supportctl.errors import InvalidInput
 from supportctl.services import validation
-from supportctl.services.sla.policy import Policy, calendar_view
+from supportctl.services.sla.policy import Policy, calendar_row, target_row
 from supportctl.services.sla.recompute import Recomputed, lock_tickets, recompute
-from supportctl.services.views import CalendarView, PolicyView
 
 MAX_TARGET = timedelta(days=366)
-
-
-def _policy_view(priority: str, response: timedelta, resolution: timedelta) -> PolicyView:
-    return PolicyView(
-        priority=priority,
-        response=format_target(response),
-        resolution=format_target(resolution),
-        response_seconds=int(response.total_seconds()),
-        resolution_seconds=int(resolution.total_seconds()),
-    )
-
-
-def policy_rows(session: Session) -> list[PolicyView]:
-    """The targets of every priority, highest priority first."""
-    targets = Policy.load(session).targets
-    return [_policy_view(p.value, *targets[p.value]) for p in reversed(Priority)]
 
 
 def _duration(text: str | None, flag: str) -> timedelta | None:
@@ -56,7 +39,7 @@ def _duration(text: str | None, flag: str) -> timedelta | None:
 
 def set_targets(
     session: Session, now: datetime, priority: str, *, response: str | None = None, resolution: str | None = None
-) -> tuple[PolicyView, PolicyView, Recomputed]:
+) -> tuple[dict, dict, Recomputed]:
     """Change one priority's targets; returns (before, after, tickets recomputed)."""
     level = validation.choice(Priority, priority, "priority").value
     new_response, new_resolution = _duration(response, "--response"), _duration(resolution, "--resolution")
@@ -76,7 +59,7 @@ def set_targets(
     )
     changed = Policy(targets={**current.targets, level: after}, calendar=current.calendar)
     count = recompute(session, now, changed, priorities=[level])
-    return _policy_view(level, old_response, old_resolution), _policy_view(level, *after), count
+    return target_row(level, old_response, old_resolution), target_row(level, *after), count
 
 
 def _reachable(calendar: BusinessCalendar | None, now: datetime, *targets: timedelta) -> None:
@@ -88,22 +71,19 @@ def _reachable(calendar: BusinessCalendar | None, now: datetime, *targets: timed
         raise InvalidInput(f"the SLA targets cannot be met on this calendar: {exc}") from None
 
 
-def calendar_show(session: Session) -> CalendarView:
-    return calendar_view(Policy.load(session).calendar)
-
-
 def calendar_set(
     session: Session, now: datetime, *, timezone: str, hours: str, holidays: list[str] | tuple[str, ...] = ()
-) -> tuple[CalendarView, Recomputed]:
+) -> tuple[dict, Recomputed]:
     """Replace the calendar (zone, weekly hours, holidays); returns it and the tickets recomputed."""
     try:
         calendar = BusinessCalendar.parse(timezone, hours, holidays)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
-    view = calendar_view(calendar)
+    view = calendar_row(calendar)
     _reachable(calendar, now, *(t for pair in Policy.load(session).targets.values() for t in pair))
     lock_tickets(session)
-    row = {"id": 1, "timezone": view.timezone, "hours": view.hours, "holidays": view.holidays, "updated_at": now}
+    row = {"id": 1, "timezone": calendar.timezone, "hours": calendar.hours_text,
+           "holidays": sorted(calendar.holidays), "updated_at": now}
     session.execute(insert(SlaCalendar).values(row).on_conflict_do_update(index_elements=[SlaCalendar.id], set_=row))
     current = Policy.load(session)
     return view, recompute(session, now, Policy(targets=current.targets, calendar=calendar))

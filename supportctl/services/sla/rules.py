@@ -2,34 +2,28 @@
 
 One definition shared by the breach report, `ticket list --breached` and `queue
 escalate`, written so that each predicate implies the partial index it is served by
-(ix_tickets_response_due_unmet, ix_tickets_resolution_due_unmet).
+(ix_tickets_response_due_unmet, ix_tickets_resolution_due_unmet). `at` is the SQL of
+the instant (a placeholder such as %(now)s); the ticket is `t`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy import and_, or_
-
-from supportctl.db.models import Ticket
 from supportctl.domain.lifecycle import DONE
 
-
-def response_breached(now: datetime):
-    return and_(Ticket.first_response_at.is_(None), Ticket.response_due_at < now)
+_DONE = ", ".join(f"'{s}'" for s in DONE)
 
 
-def resolution_breached(now: datetime):
+def response_breached(at: str) -> str:
+    return f"(t.first_response_at IS NULL AND t.response_due_at < {at})"
+
+
+def resolution_breached(at: str) -> str:
     # A pending ticket's clock stands still, so it is breached only if it was already overdue
     # when it was paused.
-    return and_(
-        Ticket.resolved_at.is_(None),
-        Ticket.status.not_in(DONE),
-        Ticket.resolution_due_at < now,
-        or_(Ticket.paused_at.is_(None), Ticket.resolution_due_at < Ticket.paused_at),
-    )
+    return (f"(t.resolved_at IS NULL AND t.status NOT IN ({_DONE}) AND t.resolution_due_at < {at}"
+            " AND (t.paused_at IS NULL OR t.resolution_due_at < t.paused_at))")
 
 
-def breached(now: datetime):
+def breached(at: str) -> str:
     """Either metric."""
-    return or_(response_breached(now), resolution_breached(now))
+    return f"({response_breached(at)} OR {resolution_breached(at)})"

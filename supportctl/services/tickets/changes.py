@@ -21,8 +21,6 @@ from supportctl.services.notify import outbox
 from supportctl.services.people import customers
 from supportctl.services.sla.policy import Policy
 from supportctl.services.tickets import history
-from supportctl.services.tickets.views import comment_view, ticket_view
-from supportctl.services.views import CommentView, TicketView
 
 MAX_TAG_LENGTH = 64
 MAX_TITLE = 1000  # characters
@@ -33,7 +31,7 @@ MAX_TEXT = 16 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Created:
-    ticket: TicketView
+    id: int
     new_customer: str | None  # the email of a customer created on the way
 
 
@@ -130,7 +128,7 @@ def create(
                   "customer_email": customer.email},
     )
     session.flush()
-    return Created(ticket_view(ticket, policy, now), customer.email if created else None)
+    return Created(ticket.id, customer.email if created else None)
 
 
 def mark_first_response(ticket: Ticket, now: datetime) -> None:
@@ -177,8 +175,8 @@ def update(
     category: str | None = None,
     add_tags: list[str] | tuple[str, ...] = (),
     remove_tags: list[str] | tuple[str, ...] = (),
-) -> tuple[TicketView, list[str]]:
-    """Apply the given changes; returns the ticket and notes for the person (e.g. no-ops)."""
+) -> list[str]:
+    """Apply the given changes; returns notes for the person (e.g. no-ops)."""
     target = validation.choice(Status, status, "status") if status is not None else None
     level = validation.choice(Priority, priority, "priority") if priority is not None else None
     new_title = title_text(title) if title is not None else None
@@ -209,7 +207,7 @@ def update(
         history.record(session, ticket, now, actor, EventKind.UPDATED, {"tags": list(ticket.tags)}, {"tags": new_tags})
         ticket.tags = new_tags
     session.flush()
-    return ticket_view(ticket, policy, now), notes
+    return notes
 
 
 def comment(
@@ -221,7 +219,8 @@ def comment(
     body: str,
     author: str | None = None,
     internal: bool = False,
-) -> CommentView:
+) -> int:
+    """Add a comment; returns its id."""
     body = validation.non_empty(body, "comment body")
     _within_limit(body, "comment body")
     ticket = lookup.ticket(session, ticket_id, lock=True)
@@ -240,7 +239,7 @@ def comment(
         to_value={"comment_id": note.id, "author": address, "internal": internal},
     )
     session.flush()
-    return comment_view(note)
+    return note.id
 
 
 def _author(session: Session, who: str, *, explicit: bool) -> tuple[str, str]:

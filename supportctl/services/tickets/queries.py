@@ -1,116 +1,133 @@
-"""Reading tickets: the filters shared by list and export, and show with its history."""
+"""Reading tickets: the list (and export) query, and one ticket with its comments and history.
+
+SQL over any DB-API cursor (the read path's, or a write transaction's), never the ORM:
+the field names are tickets/columns.py's, the formats cli/output.py's. The SLA state is
+computed in SQL (sla/state.py), except with a business-hours calendar, when
+`Listing.rows` computes it in Python.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, case, func, select
-from sqlalchemy.orm import Session
-
-from supportctl.db.models import Comment, Ticket, TicketEvent
-from supportctl.domain.enums import Priority, Status
+from supportctl.db.query import Column, Kind, Query, fetch
 from supportctl.errors import InvalidInput
-from supportctl.services import lookup, validation
-from supportctl.services.sla import rules
+from supportctl.services import validation
+from supportctl.services.sla import state
 from supportctl.services.sla.policy import Policy
-from supportctl.services.tickets.views import comment_view, event_view, ticket_view
-from supportctl.services.views import TicketDetail, TicketView
+from supportctl.services.tickets import filters
+from supportctl.services.tickets.filters import TicketFilter
 
 # A list counts its matches only this far: an exact count of 100,000 matches costs far
 # more than the page itself, and "more than 10,000" tells a person as much.
 COUNT_CAP = 10_000
-SORT_KEYS = ("id", "created_at", "updated_at", "priority", "status", "response_due_at", "resolution_due_at")
+
+FROM = "FROM tickets t JOIN customers c ON c.id = t.customer_id LEFT JOIN agents a ON a.id = t.assignee_id"
+_TIMES = ("created_at", "updated_at", "first_response_at", "resolved_at", "closed_at", "response_due_at",
+          "resolution_due_at")
+FIELDS: dict[str, Column] = {c.name: c for c in (
+    Column("id", "t.id", Kind.NUMBER),
+    Column("external_id", "t.external_id"),
+    Column("title", "t.title"),
+    Column("description", "t.description"),
+    Column("status", "t.status"),
+    Column("priority", "t.priority"),
+    Column("category", "t.category"),
+    Column("tags", "t.tags", Kind.TAGS),
+    Column("customer_email", "c.email"),
+    Column("assignee_email", "a.email"),
+    Column("escalated", "t.escalated", Kind.BOOL),
+    Column("escalation_level", "t.escalation_level", Kind.NUMBER),
+    *(Column(name, f"t.{name}", Kind.TIME) for name in _TIMES),
+)}
+# What sla_state reads of a ticket, for the Python path.
+_SLA_INPUTS = ("created_at", "priority", "paused_seconds", "first_response_at", "response_due_at", "resolved_at",
+               "resolution_due_at", "paused_at")
 
 
 @dataclass(frozen=True)
-class TicketFilter:
-    statuses: tuple[str, ...] = ()
-    priorities: tuple[str, ...] = ()
-    assignee: str | None = None
-    unassigned: bool = False
-    customer: str | None = None
-    category: str | None = None
-    tag: str | None = None
-    escalated: bool | None = None
-    breached: bool = False
-    search: str | None = None
-    created_since: datetime | None = None
-    updated_since: datetime | None = None
+class Listing:
+    """The query of a list; `rows` when the SLA state must be computed in Python first."""
+
+    query: Query
+    compute: Callable[[list[dict]], list[dict]] | None = None
+
+    @property
+    def streams(self) -> bool:
+        return self.compute is None
+
+    def rows(self, cursor: Any) -> list[dict]:
+        rows = fetch(cursor, self.query)
+        return self.compute(rows) if self.compute else rows
 
 
-def apply_filter(session: Session, query: Select, f: TicketFilter, now: datetime) -> Select:
-    conditions = []
-    if f.statuses:
-        conditions.append(Ticket.status.in_([validation.choice(Status, s, "--status").value for s in f.statuses]))
-    if f.priorities:
-        conditions.append(Ticket.priority.in_([validation.choice(Priority, p, "--priority").value for p in f.priorities]))
-    if f.assignee and f.unassigned:
-        raise InvalidInput("give --assignee or --unassigned, not both")
-    if f.assignee:
-        conditions.append(Ticket.assignee_id == lookup.agent(session, f.assignee).id)
-    if f.unassigned:
-        conditions.append(Ticket.assignee_id.is_(None))
-    if f.customer:
-        conditions.append(Ticket.customer_id == lookup.customer(session, f.customer).id)
-    if f.category:
-        conditions.append(Ticket.category == f.category.strip())
-    if f.tag:
-        conditions.append(Ticket.tags.contains([f.tag.strip()]))
-    if f.escalated is not None:
-        conditions.append(Ticket.escalated.is_(f.escalated))
-    if f.breached:
-        conditions.append(rules.breached(now))
-    if f.search is not None:
-        text = f.search.strip()
-        if not text:
-            raise InvalidInput("--search needs at least one word")
-        conditions.append(Ticket.search.op("@@")(func.websearch_to_tsquery("english", text)))
-    if f.created_since:
-        conditions.append(Ticket.created_at >= f.created_since)
-    if f.updated_since:
-        conditions.append(Ticket.updated_at >= f.updated_since)
-    return query.where(*conditions) if conditions else query
-
-
-def order_by(query: Select, sort: str) -> Select:
-    descending = sort.startswith("-")
-    key = sort.lstrip("-")
-    if key not in SORT_KEYS:
-        raise InvalidInput(f"--sort {sort!r}: sort by one of {', '.join(SORT_KEYS)} (prefix - for descending)")
-    column = Ticket.__table__.c[key]
-    if key == "priority":  # by rank, not alphabetically
-        column = case({p.value: p.rank for p in Priority}, value=Ticket.priority)
-    return query.order_by(column.desc() if descending else column.asc(), Ticket.id.desc() if descending else Ticket.id)
-
-
-def list_tickets(
-    session: Session, f: TicketFilter, now: datetime, *, sort: str = "-created_at", limit: int = 50
-) -> tuple[list[TicketView], int]:
-    """The page of tickets, and how many match in all: counted only when the page is full,
-    and then only up to COUNT_CAP + 1 (more than COUNT_CAP reads "more than COUNT_CAP")."""
+def listing(cursor: Any, f: TicketFilter, now: datetime, columns: list[str], *, sort: str = "-created_at",
+            limit: int = 0) -> Listing:
+    """The tickets `f` picks with `columns` (names of tickets/columns.py), in `sort` order, at most `limit`
+    (0: all). Every value is checked before any row is read."""
     if limit < 0:
         raise InvalidInput("--limit must be 0 (all) or more")
-    query = order_by(apply_filter(session, select(Ticket), f, now), sort)
-    if limit:
-        query = query.limit(limit)
-    policy = Policy.load(session)
-    views = [ticket_view(t, policy, now) for t in session.scalars(query).unique()]
-    total = len(views)
-    if limit and total == limit:
-        matching = apply_filter(session, select(Ticket.id), f, now).limit(COUNT_CAP + 1).subquery()
-        total = session.scalar(select(func.count()).select_from(matching))
-    return views, total
+    where, params = filters.where(cursor, f, now)
+    order = filters.order_by(sort) + (f" LIMIT {int(limit)}" if limit else "")
+    selected, compute = [], None
+    policy = Policy.read(cursor) if "sla" in columns else None
+    for name in columns:
+        if name != "sla":
+            selected.append(FIELDS[name])
+        elif not state.needs_python(policy):
+            selected.append(Column("sla", state.sla_sql(policy), Kind.JSON))
+        else:  # the inputs, turned into the state in Python
+            inputs = ", ".join(f"'{n}', t.{n}" for n in _SLA_INPUTS)
+            selected.append(Column("sla", f"json_build_object({inputs})", Kind.JSON))
+            compute = _python_sla(policy, now)
+    return Listing(Query(tuple(selected), f"{FROM} {where}", params, order), compute)
 
 
-def show(session: Session, ticket_id: int, now: datetime) -> TicketDetail:
-    ticket = lookup.ticket(session, ticket_id)
-    policy = Policy.load(session)
-    comments = session.scalars(select(Comment).where(Comment.ticket_id == ticket.id).order_by(Comment.id))
-    history = session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id))
-    base = ticket_view(ticket, policy, now)
-    return TicketDetail(
-        **base.__dict__,
-        comments=[comment_view(c) for c in comments],
-        history=[event_view(e) for e in history],
-    )
+def count(cursor: Any, f: TicketFilter, now: datetime) -> int:
+    """How many tickets `f` picks, counted up to COUNT_CAP + 1."""
+    where, params = filters.where(cursor, f, now)
+    cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM tickets t {where} LIMIT {COUNT_CAP + 1}) AS m", params)
+    return cursor.fetchone()[0]
+
+
+def one(cursor: Any, ticket_id: int, now: datetime, columns: list[str]) -> dict:
+    """One ticket with `columns`, or NotFound."""
+    [ticket] = listing(cursor, TicketFilter(ids=(ticket_id,)), now, columns, sort="id").rows(cursor) or [None]
+    if ticket is None:
+        raise validation.no_ticket(ticket_id)
+    return ticket
+
+
+def detail(cursor: Any, ticket_id: int, now: datetime, columns: list[str]) -> dict:
+    """One ticket as `ticket show` has it: `columns`, then its comments and history."""
+    ticket = one(cursor, ticket_id, now, columns)
+    comments = Query((Column("id", "id", Kind.NUMBER), Column("author", "author_email"), Column("author_kind", "author_kind"),
+                      Column("internal", "internal", Kind.BOOL), Column("body", "body"),
+                      Column("created_at", "created_at", Kind.TIME)),
+                     "FROM comments WHERE ticket_id = %(id)s ORDER BY id", {"id": ticket_id})
+    history = Query((Column("at", "at", Kind.TIME), Column("actor", "actor"), Column("kind", "kind"),
+                     Column("from", "from_value", Kind.JSON), Column("to", "to_value", Kind.JSON)),
+                    "FROM ticket_events WHERE ticket_id = %(id)s ORDER BY id", {"id": ticket_id})
+    return {**ticket, "comments": fetch(cursor, comments), "history": fetch(cursor, history)}
+
+
+class _Fields:
+    """A fetched row's SLA inputs as attributes, times as datetimes (what sla_state reads)."""
+
+    def __init__(self, inputs: dict) -> None:
+        for name, value in inputs.items():
+            setattr(self, name, datetime.fromisoformat(value) if name in _TIMES + ("paused_at",) and value else value)
+
+
+def _python_sla(policy: Policy, now: datetime) -> Callable[[list[dict]], list[dict]]:
+    def compute(rows: list[dict]) -> list[dict]:
+        from supportctl.domain.timestamps import iso_z
+
+        for row in rows:
+            metrics = state.sla_state(_Fields(row["sla"]), policy, now)
+            row["sla"] = {m: {**v, "due_at": iso_z(v["due_at"])} for m, v in metrics.items()}
+        return rows
+    return compute

@@ -1,0 +1,106 @@
+"""The ticket filters of `ticket list` and `ticket export` (and, later, bulk changes), as SQL.
+
+`where` checks every value first (a bad status is exit 2, an unknown agent or customer
+exit 3) and returns a WHERE clause over the ticket `t` with its parameters, for any DB-API
+cursor: the read path's, or a write transaction's own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from supportctl.domain.enums import Priority, Status
+from supportctl.errors import InvalidInput
+from supportctl.services import validation
+from supportctl.services.sla import rules
+
+SORT_KEYS = ("id", "created_at", "updated_at", "priority", "status", "response_due_at", "resolution_due_at")
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    statuses: tuple[str, ...] = ()
+    priorities: tuple[str, ...] = ()
+    assignee: str | None = None
+    unassigned: bool = False
+    customer: str | None = None
+    category: str | None = None
+    tag: str | None = None
+    escalated: bool | None = None
+    breached: bool = False
+    search: str | None = None
+    created_since: datetime | None = None
+    updated_since: datetime | None = None
+    ids: tuple[int, ...] | None = None  # exactly these tickets
+
+
+def where(cursor: Any, f: TicketFilter, now: datetime) -> tuple[str, dict]:
+    """`WHERE …` (or '') and its parameters; raises before any row is read when a value is bad."""
+    clauses, params = [], {"now": now}
+    if f.statuses:
+        clauses.append("t.status = ANY(%(statuses)s)")
+        params["statuses"] = [validation.choice(Status, s, "--status").value for s in f.statuses]
+    if f.priorities:
+        clauses.append("t.priority = ANY(%(priorities)s)")
+        params["priorities"] = [validation.choice(Priority, p, "--priority").value for p in f.priorities]
+    if f.assignee and f.unassigned:
+        raise InvalidInput("give --assignee or --unassigned, not both")
+    if f.assignee:
+        clauses.append("t.assignee_id = %(assignee_id)s")
+        params["assignee_id"] = _id_of(cursor, "agents", validation.email(f.assignee, "agent"), validation.no_agent)
+    if f.unassigned:
+        clauses.append("t.assignee_id IS NULL")
+    if f.customer:
+        clauses.append("t.customer_id = %(customer_id)s")
+        params["customer_id"] = _id_of(cursor, "customers", validation.email(f.customer, "customer"),
+                                       validation.no_customer)
+    if f.category:
+        clauses.append("t.category = %(category)s")
+        params["category"] = f.category.strip()
+    if f.tag:
+        clauses.append("t.tags @> ARRAY[%(tag)s]")
+        params["tag"] = f.tag.strip()
+    if f.escalated is not None:
+        clauses.append("t.escalated = %(escalated)s")
+        params["escalated"] = f.escalated
+    if f.breached:
+        clauses.append(rules.breached("%(now)s"))
+    if f.search is not None:
+        text = f.search.strip()
+        if not text:
+            raise InvalidInput("--search needs at least one word")
+        clauses.append("t.search @@ websearch_to_tsquery('english', %(search)s)")
+        params["search"] = text
+    if f.created_since:
+        clauses.append("t.created_at >= %(created_since)s")
+        params["created_since"] = f.created_since
+    if f.updated_since:
+        clauses.append("t.updated_at >= %(updated_since)s")
+        params["updated_since"] = f.updated_since
+    if f.ids is not None:
+        clauses.append("t.id = ANY(%(ids)s)")
+        params["ids"] = list(f.ids)
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def order_by(sort: str) -> str:
+    """`ORDER BY …` for `--sort KEY` (`-KEY` descending), ties by id in the same direction."""
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key not in SORT_KEYS:
+        raise InvalidInput(f"--sort {sort!r}: sort by one of {', '.join(SORT_KEYS)} (prefix - for descending)")
+    column = f"t.{key}"
+    if key == "priority":  # by rank, not alphabetically
+        column = "CASE t.priority " + " ".join(f"WHEN '{p.value}' THEN {p.rank}" for p in Priority) + " END"
+    way = "DESC" if descending else "ASC"
+    return f"ORDER BY {column} {way}, t.id {way}"
+
+
+def _id_of(cursor: Any, table: str, address: str, missing) -> int:
+    cursor.execute(f"SELECT id FROM {table} WHERE email = %s", (address,))
+    row = cursor.fetchone()
+    if row is None:
+        raise missing(address)
+    return row[0]
