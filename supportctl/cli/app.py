@@ -58,7 +58,7 @@ class SupportctlGroup(TyperGroup):
             code = self._report("aborted", None, exit_code=130)
         except errors.SupportctlError as exc:
             code = self._report(str(exc), exc, exit_code=exc.exit_code)
-        except (BrokenPipeError, KeyboardInterrupt):
+        except KeyboardInterrupt:
             raise
         except Exception as exc:  # a bug: one line, the traceback only with --debug
             message = f"internal error: {type(exc).__name__}: {exc}"
@@ -69,6 +69,15 @@ class SupportctlGroup(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:  # the reader went away (`| head`): it has what it wanted; exit 0
+            from supportctl.cli.output import silence_stdout  # (caught here: click would exit 1)
+
+            silence_stdout()
+            return 0
 
     @staticmethod
     def _report(message: str, exc: BaseException | None, *, exit_code: int) -> int:

@@ -231,28 +231,49 @@ def stream(cursor: Any, query: Query, fmt: str, out: BinaryIO, *, raw: bool = Fa
            progress: Callable[[int], None] | None = None) -> int:
     """Write the rows of `query` in csv, tsv, json or ndjson, every cell made by PostgreSQL
     (docs/output.md), copied out with COPY into large blocks; returns how many rows."""
-    sink = BlockWriter(out, progress)
-    target: BlockWriter | JsonArray = sink
+    sink = _blocks(out, progress)
+    try:
+        target = JsonArray(sink) if fmt == "json" else sink
+        if fmt == "tsv":  # COPY's text format has no header before PostgreSQL 15: it is ours
+            sink.write(("\t".join(query.names) + "\n").encode())
+        cursor.copy_expert(copy_statement(cursor, query, fmt, raw=raw), target)
+        if isinstance(target, JsonArray):
+            target.close()
+        sink.flush()
+    finally:
+        if sink is not out and not isinstance(sink, BlockWriter):
+            sink.close()  # our own descriptor beside out's
+    return cursor.rowcount
+
+
+def _blocks(out: BinaryIO, progress: Callable[[int], None] | None) -> Any:
+    """Where COPY's rows go, a row at a time: a C-level buffered writer of BLOCK bytes on out's
+    own descriptor when it has one (a Python write per row costs a million rows seconds), else
+    a BlockWriter (which also reports progress)."""
+    if progress is None:
+        try:
+            descriptor = out.fileno()
+        except (AttributeError, OSError, ValueError):  # no real file (tests)
+            descriptor = None
+        if descriptor is not None:
+            out.flush()
+            return open(os.dup(descriptor), "wb", buffering=BLOCK)
+    return BlockWriter(out, progress)
+
+
+def copy_statement(cursor: Any, query: Query, fmt: str, *, raw: bool = False) -> bytes:
+    """The COPY … TO STDOUT that writes `query`'s rows in fmt, its parameters inlined (COPY takes
+    none). bench/ hands the same statement to psql's \\copy as the floor."""
     if fmt in ("csv", "tsv"):
         sql = query.sql(lambda c: _text_cell(c, raw))
-        if fmt == "csv":
-            options = "FORMAT csv, HEADER"
-        else:  # COPY's text format: \\, \t, \n, \r escaped, never quoted; the header is ours
-            options = "FORMAT text, NULL ''"
-            sink.write(("\t".join(query.names) + "\n").encode())
+        # tsv is COPY's text format: \\, \t, \n, \r escaped, never quoted.
+        options = "FORMAT csv, HEADER" if fmt == "csv" else "FORMAT text, NULL ''"
     else:
         sql = f"SELECT row_to_json(r) FROM ({query.sql(json_cell)}) AS r"
         # A JSON text holds no control character (PostgreSQL escapes them all): with these as
         # delimiter and quote, no line is ever quoted and COPY writes the JSON as it is.
         options = r"FORMAT csv, DELIMITER E'\x01', QUOTE E'\x02'"
-        if fmt == "json":
-            target = JsonArray(sink)
-    copy = b"COPY (" + cursor.mogrify(sql, query.params) + f") TO STDOUT WITH ({options}, ENCODING 'UTF8')".encode()
-    cursor.copy_expert(copy, target)
-    if isinstance(target, JsonArray):
-        target.close()
-    sink.flush()
-    return cursor.rowcount
+    return b"COPY (" + cursor.mogrify(sql, query.params) + f") TO STDOUT WITH ({options}, ENCODING 'UTF8')".encode()
 
 
 def write_query(cursor: Any, query: Query, fmt: str, *, raw: bool = False) -> int:
@@ -369,21 +390,21 @@ class Progress:
 
 
 def to_stdout(write: Callable[[BinaryIO], int]) -> int:
-    """Run `write` on stdout's bytes; a reader that goes away (`| head`) ends it quietly."""
+    """Run `write` on stdout's bytes (a reader that goes away ends the command: see silence_stdout)."""
     sys.stdout.flush()
     out = sys.stdout.buffer
-    try:
-        count = write(out)
-        out.flush()
-    except BrokenPipeError:
-        # Point stdout at /dev/null so the interpreter's last flush cannot complain too;
-        # click then exits quietly.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError):  # no real file descriptor (tests)
-            pass
-        finally:
-            os.close(devnull)
-        raise
+    count = write(out)
+    out.flush()
     return count
+
+
+def silence_stdout() -> None:
+    """After a broken pipe (`| head`): stdout points at /dev/null, so the interpreter's last flush
+    cannot complain too (the Python signal docs' note on SIGPIPE)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (tests)
+        pass
+    finally:
+        os.close(devnull)

@@ -19,7 +19,7 @@ one ticket or a batch of 2000 alike.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -43,7 +43,8 @@ class Assignment:
     strategy: str | None  # None for a manual assignment
 
     def row(self) -> dict:
-        return asdict(self)
+        return {"id": self.id, "title": self.title, "priority": self.priority, "assignee_email": self.assignee_email,
+                "previous_assignee_email": self.previous_assignee_email, "strategy": self.strategy}
 
 
 @dataclass

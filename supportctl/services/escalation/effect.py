@@ -10,7 +10,7 @@ escalate` and a 2000-ticket batch of `queue escalate` share one path.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -36,7 +36,9 @@ class Escalation:
     resolution_due_at: datetime | None = None
 
     def row(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if not k.endswith("_due_at")}
+        return {"id": self.id, "title": self.title, "previous_priority": self.previous_priority,
+                "priority": self.priority, "escalation_level": self.escalation_level, "metric": self.metric,
+                "reason": self.reason, "reassigned_to": self.reassigned_to}
 
     def reassigned(self, email: str) -> Escalation:
         return replace(self, reassigned_to=email)
