@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 
 
-def _worker(barrier, env: dict, args: list[str], results) -> None:
+def _worker(barrier, env: dict, args: list[str], results, patch: tuple[str, str, object] | None) -> None:
     os.environ.update(env)
     from typer.testing import CliRunner
 
     from supportctl.cli.app import app
 
+    if patch is not None:
+        module, name, value = patch
+        setattr(importlib.import_module(module), name, value)
     barrier.wait()
     result = CliRunner().invoke(app, args)
     results.put((result.exit_code, result.stdout, result.stderr))
 
 
-def run_at_once(args: list[str], env: dict, processes: int = 4, timeout: float = 60) -> list[tuple[int, str, str]]:
-    """Start `processes` fresh interpreters, release them together, return each (exit, stdout, stderr)."""
+def run_at_once(args: list[str], env: dict, processes: int = 4, timeout: float = 60,
+                patch: tuple[str, str, object] | None = None) -> list[tuple[int, str, str]]:
+    """Start `processes` fresh interpreters, release them together, return each (exit, stdout, stderr).
+
+    `patch` (module, name, value) is set in each before the start: e.g. a small batch size, so
+    that the runs claim work turn about instead of the first taking it all."""
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(processes)
     results = ctx.Queue()
-    workers = [ctx.Process(target=_worker, args=(barrier, env, args, results)) for _ in range(processes)]
+    workers = [ctx.Process(target=_worker, args=(barrier, env, args, results, patch)) for _ in range(processes)]
     for w in workers:
         w.start()
     outcome = [results.get(timeout=timeout) for _ in workers]

@@ -8,7 +8,8 @@ import typer
 
 from supportctl.cli.context import app_context
 from supportctl.cli.options import MAX_COUNT, FormatOption, NewRoleOption, RawOption, RoleOption
-from supportctl.cli.output import choose_format, write_query, write_record
+from supportctl.cli.output import choose_format, note, write_query, write_record
+from supportctl.domain.timestamps import iso_z
 from supportctl.domain.enums import Role
 
 
@@ -91,3 +92,37 @@ def update(
         )
         record = queries.agent(cursor_of(session), address)
     write_record(record, choose_format(fmt))
+
+
+def away(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The agent's email.")],
+    until: Annotated[str, typer.Option("--until", metavar="TIMESTAMP", help="Back at this ISO 8601 time.")],
+    reason: Annotated[str | None, typer.Option("--reason", help="Why, e.g. vacation.")] = None,
+) -> None:
+    """Keep an agent out of automatic assignment until a time; they keep their tickets.
+
+    queue escalate --reassign treats an away assignee as absent.
+
+    Example: supportctl agent away sam@support.example --until 2026-12-24T00:00:00Z --reason vacation
+    """
+    from supportctl.config import parse_timestamp
+    from supportctl.services.people import agents
+
+    app_ctx = app_context(ctx)
+    back_at = parse_timestamp(until, "--until")
+    with app_ctx.transaction() as session:
+        address = agents.away(session, app_ctx.now, email, back_at, reason)
+    note(f"{address} is away until {iso_z(back_at)}")
+
+
+def back(ctx: typer.Context, email: Annotated[str, typer.Argument(help="The agent's email.")]) -> None:
+    """An away agent takes tickets again.
+
+    Example: supportctl agent back sam@support.example
+    """
+    from supportctl.services.people import agents
+
+    with app_context(ctx).transaction() as session:
+        address = agents.back(session, email)
+    note(f"{address} is back")

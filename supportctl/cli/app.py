@@ -26,6 +26,7 @@ from supportctl.cli import (
     explain,
     notify,
     sla,
+    teams,
     tickets,
     transfer,
 )
@@ -127,6 +128,23 @@ agent.command("add")(agents.add)
 agent.command("list")(agents.list_)
 agent.command("show")(agents.show)
 agent.command("update")(agents.update)
+agent.command("away")(agents.away)
+agent.command("back")(agents.back)
+
+team = group("team", "Teams: who owns which tickets, their members, and the routes that give new tickets a team.")
+team.command("add")(teams.add)
+team.command("list")(teams.list_)
+team.command("show")(teams.show)
+team.command("update")(teams.update)
+member = typer.Typer(help="A team's members.", no_args_is_help=True)
+team.add_typer(member, name="member")
+member.command("add")(teams.member_add)
+member.command("remove")(teams.member_remove)
+route = typer.Typer(help="Routes: which team a new ticket gets.", no_args_is_help=True)
+team.add_typer(route, name="route")
+route.command("add")(teams.route_add)
+route.command("list")(teams.route_list)
+route.command("remove")(teams.route_remove)
 
 ticket = group("ticket", "Tickets: create, list, show, update, comment, assign, escalate, export, import.")
 ticket.command("create")(tickets.create)

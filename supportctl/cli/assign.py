@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Annotated
 
 import typer
 
 from supportctl.cli.context import app_context
-from supportctl.cli.options import MAX_COUNT, FormatOption, IdArgument, StrategyOption
+from supportctl.cli.options import (
+    MAX_COUNT,
+    FormatOption,
+    IdArgument,
+    NoTeamFilterOption,
+    StrategyOption,
+    TeamFilterOption,
+)
 from supportctl.cli.output import choose_format, note, write_rows
 from supportctl.domain.enums import Strategy
 from supportctl.errors import InvalidInput
@@ -87,21 +95,25 @@ def queue_assign(
         int | None, typer.Option("--limit", min=1, max=MAX_COUNT, help="Look at no more than N tickets this run (highest priority first).")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be assigned; change nothing.")] = False,
+    team: TeamFilterOption = None,
+    no_team: NoTeamFilterOption = False,
     fmt: FormatOption = None,
 ) -> None:
     """Assign every unassigned open, in_progress or pending ticket (the cron job).
 
-    Highest priority first, then oldest. Inactive agents, leads and agents at their
-    capacity are passed over. Prints what it assigned; lists on stderr what it could
+    Highest priority first, then oldest. Inactive agents, leads, away agents and agents
+    at their capacity are passed over; a team's ticket goes only to a member of that
+    team, on the team's own round-robin turn. Prints what it assigned; lists on stderr what it could
     not assign and why, then a one-line summary. Work goes in batches of 200 tickets,
     each its own transaction: tickets are claimed with FOR UPDATE SKIP LOCKED and the
     agents locked in id order while choosing, so several hosts may run it at the same
     moment: no ticket is assigned twice and round-robin stays exact. A crash or lock
     timeout loses no finished batch and leaves nothing half-assigned.
 
-    Exit codes: 0 every ticket it looked at was assigned (or nothing to do), 4 at least
-    one could not be assigned (the others still were), 5 database unreachable, 6 could
-    not get its locks in time (finished batches stand; the rest is left for the next run).
+    Exit codes: 0 every ticket it looked at was assigned, or waits for its team (nothing
+    to do too), 4 at least one ticket of no team could not be assigned (the others still
+    were), 5 database unreachable, 6 could not get its locks in time (finished batches
+    stand; the rest is left for the next run).
 
     Example: */5 * * * *  supportctl queue assign --strategy least-loaded >> /var/log/supportctl-assign.log
     """
@@ -111,20 +123,27 @@ def queue_assign(
     f = choose_format(fmt)
     strategy = strategy or Strategy.ROUND_ROBIN
     outcome = queue.run(app_ctx.batches, app_ctx.now, app_ctx.actor, strategy=strategy, limit=limit,
-                        dry_run=dry_run)
+                        dry_run=dry_run, team=team, no_team=no_team)
     write_rows([a.row() for a in outcome.assigned], QUEUE_COLUMNS, f)
     reasons: dict[str, list[str]] = {}
+    waiting: Counter = Counter()  # a team's tickets wait for its members: counted, not failed
     for missed in outcome.not_assigned:
-        reasons.setdefault(missed.reason, []).append(str(missed.id))
+        if missed.teamed:
+            waiting[missed.reason] += 1
+        else:
+            reasons.setdefault(missed.reason, []).append(str(missed.id))
     for reason, ids in reasons.items():
         note(f"not assigned: ticket{'s' if len(ids) > 1 else ''} {', '.join(ids)}: {reason}")
+    for reason, n in sorted(waiting.items()):
+        note(f"{n} left unassigned: {reason}")
     verb = "would assign" if dry_run else "assigned"
     n = len(outcome.assigned)
     summary = f"{verb} {n} ticket{'s' if n != 1 else ''} ({strategy.value})"
-    if outcome.not_assigned:
-        summary += f", {len(outcome.not_assigned)} could not be assigned"
+    failed = len(outcome.not_assigned) - sum(waiting.values())
+    if failed:
+        summary += f", {failed} could not be assigned"
     note(summary)
     if outcome.error is not None:
         raise outcome.error
-    if outcome.not_assigned:
+    if failed:
         raise typer.Exit(4)

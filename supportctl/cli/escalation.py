@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from supportctl.cli.context import app_context
-from supportctl.cli.options import MAX_COUNT, FormatOption, IdArgument
+from supportctl.cli.options import MAX_COUNT, FormatOption, IdArgument, NoTeamFilterOption, TeamFilterOption
 from supportctl.cli.output import choose_format, note, write_rows
 
 COLUMNS = ["id", "previous_priority", "priority", "escalation_level", "metric", "reassigned_to", "title"]
@@ -43,6 +43,8 @@ def queue_escalate(
     reassign: Annotated[
         bool, typer.Option("--reassign", help="Give tickets that reach critical to a senior agent if theirs is not.")
     ] = False,
+    team: TeamFilterOption = None,
+    no_team: NoTeamFilterOption = False,
     fmt: FormatOption = None,
 ) -> None:
     """Escalate every unresolved ticket whose SLA is breached (the cron job).
@@ -62,7 +64,8 @@ def queue_escalate(
     from supportctl.services.escalation import queue
 
     app_ctx = app_context(ctx)
-    done = queue.run(app_ctx.batches, app_ctx.now, app_ctx.actor, limit=limit, dry_run=dry_run, reassign=reassign)
+    done = queue.run(app_ctx.batches, app_ctx.now, app_ctx.actor, limit=limit, dry_run=dry_run, reassign=reassign,
+                     team=team, no_team=no_team)
     write_rows([d.row() for d in done], COLUMNS, choose_format(fmt))
     metrics = Counter(d.metric for d in done)
     verb = "would escalate" if dry_run else "escalated"

@@ -97,6 +97,9 @@ ChannelOption = Annotated[
     Channel | None, typer.Option("--via", help="Which to use when both are configured.", show_default=False)
 ]
 
+TeamFilterOption = Annotated[str | None, typer.Option("--team", metavar="SLUG", help="Only this team's tickets.")]
+NoTeamFilterOption = Annotated[bool, typer.Option("--no-team", help="Only tickets of no team.")]
+
 # The ticket filters: name -> (annotation, default). `with_ticket_filters` adds them to a
 # command's signature and hands the command one TicketFilter built from them.
 _FILTERS: dict[str, tuple[Any, Any]] = {
@@ -108,6 +111,8 @@ _FILTERS: dict[str, tuple[Any, Any]] = {
     "customer": (Annotated[str | None, typer.Option("--customer", metavar="EMAIL", help="For this customer.")], None),
     "category": (Annotated[str | None, typer.Option("--category", help="In this category.")], None),
     "tag": (Annotated[str | None, typer.Option("--tag", help="Carrying this tag.")], None),
+    "team": (TeamFilterOption, None),
+    "no_team": (NoTeamFilterOption, False),
     "escalated": (Annotated[bool, typer.Option("--escalated", help="Only escalated tickets.")], False),
     "breached": (Annotated[bool, typer.Option("--breached", help="Only tickets breaching an SLA now.")], False),
     "search": (Annotated[str | None, typer.Option("--search", help="Full-text search of title and description.")],
@@ -131,7 +136,7 @@ def _ticket_filter(values: dict[str, Any]) -> TicketFilter:
         statuses=tuple(values["status"] or ()), priorities=tuple(values["priority"] or ()),
         assignee=values["assignee"], unassigned=values["unassigned"], customer=values["customer"],
         category=values["category"], tag=values["tag"], escalated=True if values["escalated"] else None,
-        breached=values["breached"], search=values["search"],
+        breached=values["breached"], search=values["search"], team=values["team"], no_team=values["no_team"],
         created_since=since("created_since"), updated_since=since("updated_since"),
     )
 

@@ -13,7 +13,9 @@ from supportctl.cli.options import (
     MetricOption,
     PrioritiesOption,
     PriorityArgument,
+    NoTeamFilterOption,
     RawOption,
+    TeamFilterOption,
 )
 from supportctl.cli.output import choose_format, note, stream, to_stdout, write_rows
 from supportctl.db.query import fetch
@@ -152,6 +154,8 @@ def breaches(
     metric: MetricOption = None,
     priority: PrioritiesOption = None,
     assignee: Annotated[str | None, typer.Option("--assignee", metavar="EMAIL", help="Only tickets of this agent.")] = None,
+    team: TeamFilterOption = None,
+    no_team: NoTeamFilterOption = False,
     fmt: FormatOption = None,
     fail_on_breach: Annotated[
         bool, typer.Option("--fail-on-breach", help="Exit 1 when any row is listed (at-risk rows too), for cron.")
@@ -176,7 +180,7 @@ def breaches(
     f = choose_format(fmt)
     with app_ctx.reading() as cursor:
         breach_report = report.query(cursor, app_ctx.now, at_risk=at_risk, metric=metric, priorities=priority or [],
-                                     assignee=assignee)
+                                     assignee=assignee, team=team, no_team=no_team)
         counts = report.summary(cursor, breach_report)
         if f == "table":
             write_rows(map(_human, fetch(cursor, breach_report)), BREACH_TABLE_COLUMNS, f)

@@ -85,9 +85,16 @@ def create(
     auto_assign: Annotated[
         bool, typer.Option("--auto-assign", help="Assign it to whoever's turn it is (round-robin) at once.")
     ] = False,
+    team: Annotated[
+        str | None, typer.Option("--team", metavar="SLUG", help="Its team. Default: the first route that matches.")
+    ] = None,
     fmt: FormatOption = None,
 ) -> None:
     """Open a ticket and print its id (the whole ticket with --format json).
+
+    Without --team the ticket gets the team of the first route (by position) whose
+    conditions all match its category, tags and customer; with --auto-assign a teamed
+    ticket goes to a member of its team only.
 
     With --assign or --auto-assign the ticket is created and assigned in one
     transaction: if nobody can take it, no ticket is created (exit 3 or 4).
@@ -104,7 +111,7 @@ def create(
     with app_ctx.transaction() as session:
         created = changes.create(
             session, app_ctx.now, app_ctx.actor, title=title, customer_email=customer, description=text,
-            priority=priority, category=category, tag_list=tag or [], external_id=external_id,
+            priority=priority, category=category, tag_list=tag or [], external_id=external_id, team=team,
         )
         if assign is not None or auto_assign:
             from supportctl.services.assignment import manual
@@ -214,12 +221,20 @@ def update(
     category: Annotated[str | None, typer.Option("--category", help="New category; empty to clear.")] = None,
     add_tag: Annotated[list[str] | None, typer.Option("--add-tag", help="Add a tag; repeatable.")] = None,
     remove_tag: Annotated[list[str] | None, typer.Option("--remove-tag", help="Remove a tag; repeatable.")] = None,
+    team: Annotated[str | None, typer.Option("--team", metavar="SLUG", help="Move it to this team.")] = None,
+    no_team: Annotated[bool, typer.Option("--no-team", help="Take it out of its team (the assignee stays).")] = False,
+    keep_assignee: Annotated[
+        bool, typer.Option("--keep-assignee", help="With --team: keep an assignee who is not a member of it.")
+    ] = False,
     fmt: FormatOption = None,
 ) -> None:
-    """Change a ticket's status, priority, title, category or tags; each change is recorded.
+    """Change a ticket's status, priority, title, category, tags or team; each change is recorded.
 
     Statuses move open -> in_progress|pending|resolved|closed, in_progress -> pending|resolved|closed|open,
     pending -> in_progress|resolved|closed|open, resolved -> closed|open; closed is final.
+
+    Moving a ticket to another team unassigns an assignee who is not a member of it
+    (a team_changed and an unassigned event), unless --keep-assignee.
 
     Example: supportctl ticket update 42 --status pending --add-tag waiting-on-customer
     """
@@ -230,7 +245,8 @@ def update(
     with app_ctx.transaction() as session:
         notes = changes.update(
             session, app_ctx.now, app_ctx.actor, ticket_id, status=status, priority=priority, title=title,
-            category=category, add_tags=add_tag or [], remove_tags=remove_tag or [],
+            category=category, add_tags=add_tag or [], remove_tags=remove_tag or [], team=team, no_team=no_team,
+            keep_assignee=keep_assignee,
         )
         if fmt is not None:
             row = _written(session, ticket_id, app_ctx.now, choose_format(fmt))

@@ -83,6 +83,51 @@ class Agent(Base):
     # The round-robin cursor: ASSIGNMENT_SEQ's value at the agent's latest assignment.
     # last_assigned_at cannot order turns: a command stamps all its writes with one whole second.
     assignment_seq: Mapped[int | None] = mapped_column(BigInteger)
+    # Away agents keep their tickets but get no new ones until then.
+    away_until: Mapped[datetime | None] = _ts()
+    away_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _ts(False)
+
+
+class Team(Base):
+    __tablename__ = "teams"
+    __table_args__ = (CheckConstraint("slug ~ '^[a-z0-9][a-z0-9-]*$' AND length(slug) <= 40", name="slug"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    slug: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    created_at: Mapped[datetime] = _ts(False)
+
+
+class TeamMember(Base):
+    """An agent in a team, with that team's round-robin cursor (ASSIGNMENT_SEQ values)."""
+
+    __tablename__ = "team_members"
+
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), primary_key=True, index=True)
+    last_assigned_at: Mapped[datetime | None] = _ts()
+    assignment_seq: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class TeamRoute(Base):
+    """Conditions a new ticket must all meet to get the route's team; the lowest position wins."""
+
+    __tablename__ = "team_routes"
+    __table_args__ = (
+        CheckConstraint("category IS NOT NULL OR tag IS NOT NULL OR tier IS NOT NULL OR company IS NOT NULL",
+                        name="a_condition"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    position: Mapped[int] = mapped_column(Integer, unique=True)
+    category: Mapped[str | None] = mapped_column(Text)
+    tag: Mapped[str | None] = mapped_column(Text)
+    tier: Mapped[str | None] = mapped_column(Text)
+    company: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _ts(False)
 
 
@@ -110,6 +155,7 @@ class Ticket(Base):
         Index("ix_tickets_updated_at_id", "updated_at", "id"),
         Index("ix_tickets_assignee_id_status", "assignee_id", "status"),
         Index("ix_tickets_status_priority", "status", "priority"),
+        Index("ix_tickets_team_id_status_priority", "team_id", "status", "priority"),
         Index("ix_tickets_search", "search", postgresql_using="gin"),
         Index("ix_tickets_tags", "tags", postgresql_using="gin"),
     )
@@ -124,6 +170,7 @@ class Ticket(Base):
     tags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     escalated: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     escalation_level: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     last_escalated_at: Mapped[datetime | None] = _ts()

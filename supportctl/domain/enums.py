@@ -87,6 +87,7 @@ class EventKind(StrEnum):
     UPDATED = "updated"
     SLA_BREACHED = "sla_breached"
     IMPORTED = "imported"
+    TEAM_CHANGED = "team_changed"
 
 
 def values(enum: type[StrEnum]) -> list[str]:

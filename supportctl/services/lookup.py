@@ -1,4 +1,4 @@
-"""Tickets, agents and customers by their key: found, or NotFound (exit 3).
+"""Tickets, agents, customers and teams by their key: found, or NotFound (exit 3).
 
 `find_*` answer None for an unknown key; the others raise NotFound with a hint of
 where to look. Emails are checked (exit 2 for a malformed one) and lower-cased first.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from supportctl.db.models import Agent, Customer, Ticket
+from supportctl.db.models import Agent, Customer, Team, Ticket
 from supportctl.services import validation
 
 
@@ -56,4 +56,13 @@ def customer(session: Session, email: str) -> Customer:
     found = find_customer(session, address)
     if found is None:
         raise validation.no_customer(address)
+    return found
+
+
+def team(session: Session, slug: str, *, lock: bool = False) -> Team:
+    key = validation.slug(slug)
+    query = select(Team).where(Team.slug == key)
+    found = session.scalar(query.with_for_update() if lock else query)
+    if found is None:
+        raise validation.no_team(key)
     return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import TypeVar
 
@@ -59,3 +60,20 @@ def no_agent(address: str) -> NotFound:
 
 def no_customer(address: str) -> NotFound:
     return NotFound(f"no customer with email {address}", hint="see `supportctl customer list`")
+
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]*", re.ASCII)
+MAX_SLUG = 40
+
+
+def slug(text: str, what: str = "team") -> str:
+    """A team's key: lower-case letters, digits and dashes, starting with a letter or digit."""
+    value = text.strip()
+    if not _SLUG.fullmatch(value) or len(value) > MAX_SLUG:
+        raise InvalidInput(f"{what} slug {text!r} must be 1-{MAX_SLUG} lower-case letters, digits and dashes, "
+                           "starting with a letter or digit", hint="e.g. billing or tier-2")
+    return value
+
+
+def no_team(slug_text: str) -> NotFound:
+    return NotFound(f"no team {slug_text}", hint="see `supportctl team list`")

@@ -67,20 +67,6 @@ def test_four_queue_assign_runs_at_once_assign_each_ticket_once_and_ten_to_each_
     assert_each_ticket_assigned_once_and_in_exact_turns(engine, ids, per_agent=10)
 
 
-def _queue_assign_in_small_batches(barrier, env: dict, batch_size: int, results) -> None:
-    os.environ.update(env)
-    from typer.testing import CliRunner
-
-    from supportctl.cli.app import app
-    from supportctl.services.assignment import queue as service
-
-    service.BATCH_SIZE = batch_size  # so the runs claim turn about instead of one taking all 40
-    runner = CliRunner()
-    barrier.wait()
-    result = runner.invoke(app, ["queue", "assign", "--format", "json"])
-    results.put((result.exit_code, result.stdout, result.stderr))
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("batch_size", [3, 5])
 def test_four_queue_assign_runs_in_small_batches_interleave_and_still_keep_exact_turns(batch_size, database_url,
@@ -88,15 +74,8 @@ def test_four_queue_assign_runs_in_small_batches_interleave_and_still_keep_exact
     add_agents(engine)
     ids = insert_tickets(engine, 40, NOW)
     env = {"SUPPORTCTL_DATABASE_URL": database_url, "SUPPORTCTL_NOW": NOW.isoformat()}
-    ctx = multiprocessing.get_context("spawn")
-    barrier, results = ctx.Barrier(4), ctx.Queue()
-    workers = [ctx.Process(target=_queue_assign_in_small_batches, args=(barrier, env, batch_size, results))
-               for _ in range(4)]
-    for w in workers:
-        w.start()
-    outcomes = [results.get(timeout=60) for _ in workers]
-    for w in workers:
-        w.join(60)
+    outcomes = run_at_once(["queue", "assign", "--format", "json"], env, processes=4,
+                           patch=("supportctl.services.assignment.queue", "BATCH_SIZE", batch_size))
     assert [code for code, _, _ in outcomes] == [0] * 4, [err for _, _, err in outcomes]
     reported = [row["id"] for _, out, _ in outcomes for row in json.loads(out)]
     assert sorted(reported) == ids

@@ -208,7 +208,7 @@ def test_what_a_role_may_not_do_is_refused_by_the_database(login, seeded, engine
 @pytest.mark.parametrize("args", [
     "ticket list --format json", "ticket show 1 --format json", "sla breaches --format json", "ticket export",
     "customer list --format json", "agent list --format json", "sla policy --format json", "notify list --format json",
-    "sla explain 2",
+    "sla explain 2", "team list --format json", "team route list --format json",
 ])
 def test_the_reader_can_read_everything(login, seeded, args):
     result = login("supportctl_reader")(args)
@@ -227,6 +227,7 @@ def test_the_reader_can_read_everything(login, seeded, args):
     "queue escalate",
     "agent add eve@example.com --name Eve",
     "sla set high --response 2h",
+    "team add desk --name Desk",
 ])
 def test_every_write_as_the_reader_exits_4_with_one_line_and_changes_nothing(login, seeded, engine, args):
     before = fingerprint(engine)
@@ -288,6 +289,8 @@ def test_the_agent_imports_a_large_file_whose_statistics_it_refreshes_without_ma
     ["agent", "add", "eve@example.com", "--name", "Eve"],
     ["agent", "update", "bo@example.com", "--capacity", "3"],
     ["agent", "update", "bo@example.com", "--inactive"],
+    ["agent", "away", "bo@example.com", "--until", "2026-12-24T00:00:00Z"],
+    ["team", "add", "desk", "--name", "Desk"],
 ])
 def test_the_agent_cannot_change_policy_calendar_or_agents(login, seeded, engine, args):
     before = fingerprint(engine)
@@ -295,6 +298,29 @@ def test_the_agent_cannot_change_policy_calendar_or_agents(login, seeded, engine
     assert result.exit_code == 4, result.stderr
     assert result.stderr.startswith("supportctl: error: permission denied for ")
     assert fingerprint(engine) == before
+
+
+def test_the_agent_works_a_teams_tickets_but_does_not_change_the_team(login, seeded, engine, cli):
+    for args in ("team add desk --name Desk", "team member add desk bo@example.com"):
+        assert cli(args).exit_code == 0
+    agent = login("supportctl_agent")
+    for args in ("ticket create --title Teamed --customer ana@example.com --team desk",
+                 "ticket update 2 --team desk",
+                 "queue assign --team desk",
+                 "ticket assign 3 --to bo@example.com",
+                 "ticket update 2 --no-team",
+                 "queue escalate --team desk"):
+        result = agent(args)
+        assert result.exit_code == 0, (args, result.stderr)
+    before = fingerprint(engine)
+    for args in ("team member add desk lee@example.com", "team member remove desk bo@example.com",
+                 "team route add desk --tag vip", "team update desk --inactive"):
+        result = agent(args)
+        assert result.exit_code == 4 and "permission denied" in result.stderr, (args, result.stderr)
+    assert fingerprint(engine) == before
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT m.assignment_seq FROM team_members m JOIN agents a ON a.id = m.agent_id "
+                                "WHERE a.email = 'bo@example.com'")) is not None
 
 
 def test_the_admin_changes_policy_calendar_and_agents(login, seeded, engine):
@@ -305,7 +331,15 @@ def test_the_admin_changes_policy_calendar_and_agents(login, seeded, engine):
                  ["agent", "add", "eve@example.com", "--name", "Eve", "--role", "senior"],
                  ["agent", "update", "bo@example.com", "--capacity", "3"],
                  ["ticket", "create", "--title", "Admin", "--customer", "ana@example.com"],
-                 ["queue", "assign"]):
+                 ["queue", "assign"],
+                 ["team", "add", "desk", "--name", "Desk", "--lead", "lee@example.com"],
+                 ["team", "member", "add", "desk", "bo@example.com", "eve@example.com"],
+                 ["team", "member", "remove", "desk", "eve@example.com"],
+                 ["team", "update", "desk", "--name", "The desk"],
+                 ["team", "route", "add", "desk", "--tag", "vip"],
+                 ["team", "route", "remove", "1"],
+                 ["agent", "away", "bo@example.com", "--until", "2026-12-24T00:00:00Z"],
+                 ["agent", "back", "bo@example.com"]):
         result = admin(args)
         assert result.exit_code == 0, (args, result.stderr)
     with engine.connect() as conn:

@@ -9,14 +9,15 @@ made members of one of them (docs/operations.md shows how, and the matrix below)
                        (never id, external_id, customer_id, created_at, description), only
                        the delivery columns of the outbox (never recipient or data), only
                        the round-robin cursor of agents.
-    supportctl_admin   what the agent does, plus agents, the SLA policy and calendar.
+    supportctl_admin   what the agent does, plus agents (and their absence), teams, their
+                       members and routes, the SLA policy and calendar.
 
 Grants are made on supportctl's own tables, by name: a table someone else adds to the
 schema is readable by nobody here, and no default privileges reach future tables (a
 migration that adds a table adds it to MATRIX, and `db roles` is run again after
 `db upgrade`). Nothing may DELETE but what a command deletes (the calendar, on `sla
-calendar clear`); ticket history is INSERT-only for everyone; alembic_version belongs to
-the owner. Every run first revokes whatever the three roles held in the schema, then
+calendar clear`; a member or a route, on `team member remove` and `team route remove`);
+ticket history is INSERT-only for everyone; alembic_version belongs to the owner. Every run first revokes whatever the three roles held in the schema, then
 grants afresh, in one transaction: the result is the same whatever was there before.
 """
 
@@ -35,7 +36,7 @@ ROLES = (READER, AGENT, ADMIN)
 _TICKET_CHANGES = (
     "title", "status", "priority", "category", "tags", "assignee_id", "escalated", "escalation_level",
     "last_escalated_at", "updated_at", "first_response_at", "resolved_at", "closed_at", "response_due_at",
-    "resolution_due_at", "paused_at", "paused_seconds",
+    "resolution_due_at", "paused_at", "paused_seconds", "team_id",
 )
 _DELIVERY = ("status", "attempts", "last_error", "next_attempt_at", "sent_at")  # notify send's record
 _CURSOR = ("last_assigned_at", "assignment_seq")
@@ -47,8 +48,15 @@ MATRIX: dict[str, dict[str, tuple[Privilege, ...]]] = {
     "customers": {READER: ("SELECT",), AGENT: ("SELECT", "INSERT"), ADMIN: ("SELECT", "INSERT")},
     "agents": {
         READER: ("SELECT",), AGENT: ("SELECT", ("UPDATE", _CURSOR)),
-        ADMIN: ("SELECT", "INSERT", ("UPDATE", ("name", "role", "capacity", "active", *_CURSOR))),
+        ADMIN: ("SELECT", "INSERT",
+                ("UPDATE", ("name", "role", "capacity", "active", "away_until", "away_reason", *_CURSOR))),
     },
+    "teams": {READER: ("SELECT",), AGENT: ("SELECT",), ADMIN: ("SELECT", "INSERT", ("UPDATE", ("name", "lead_id", "active")))},
+    # Assignment moves a member's cursor in the team; only the admin changes who is a member.
+    "team_members": {
+        READER: ("SELECT",), AGENT: ("SELECT", ("UPDATE", _CURSOR)), ADMIN: ("SELECT", "INSERT", "DELETE", ("UPDATE", _CURSOR)),
+    },
+    "team_routes": {READER: ("SELECT",), AGENT: ("SELECT",), ADMIN: ("SELECT", "INSERT", "DELETE")},
     "tickets": {
         READER: ("SELECT",), AGENT: ("SELECT", "INSERT", ("UPDATE", _TICKET_CHANGES)),
         ADMIN: ("SELECT", "INSERT", ("UPDATE", _TICKET_CHANGES)),

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from supportctl.db.database import cursor_of, set_cron_timeouts
-from supportctl.db.models import Ticket
+from supportctl.db.models import Team, TeamMember, Ticket
 from supportctl.domain.assignment import NoEligibleAgent
 from supportctl.domain.enums import EventKind, Status, Strategy
 from supportctl.errors import Refused
@@ -44,6 +44,8 @@ def assign_to(session: Session, now: datetime, actor: str, ticket_id: int, email
     if ticket.assignee_id == agent.id:
         return _unchanged(ticket, None), [f"ticket {ticket.id} is already assigned to {agent.email}"]
     notes = []
+    if ticket.team_id is not None and session.get(TeamMember, (ticket.team_id, agent.id)) is None:
+        notes.append(f"{agent.email} is not a member of {session.get(Team, ticket.team_id).slug}, the ticket's team")
     load = open_load(session, [agent.id]).get(agent.id, 0)
     if agent.capacity is not None and load >= agent.capacity:
         notes.append(f"{agent.email} now has {load + 1} open tickets, over their capacity of {agent.capacity}")
@@ -56,7 +58,8 @@ def assign_auto(session: Session, now: datetime, actor: str, ticket_id: int,
     chosen = validation.choice(Strategy, strategy, "--strategy")
     ticket = _assignable(session, ticket_id)
     try:
-        candidate = lock_pool(cursor_of(session)).choose(chosen, ticket.priority)
+        teams = {ticket.team_id} if ticket.team_id is not None else set()
+        candidate = lock_pool(cursor_of(session), now, teams).choose(chosen, ticket.priority, ticket.team_id)
     except NoEligibleAgent as exc:
         raise NoEligibleAgent(f"cannot assign ticket {ticket.id}: {exc.message}", hint=exc.hint) from None
     if ticket.assignee_id == candidate.id:

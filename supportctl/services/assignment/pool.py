@@ -1,16 +1,19 @@
 """The auto-assignment pool, the turn cursor, and handing tickets over, in SQL.
 
-Who can be chosen automatically (docs/workflow.md, "Assignment"): active agents who
-are not leads and are below their capacity (open load = unresolved tickets assigned
-to them). The turn order is the database's cursor: never assigned first, then the
-lowest ``agents.assignment_seq`` (the next value of a sequence, taken on every
-assignment, manual ones too), ties by lowest id. ``last_assigned_at`` cannot order
-turns: every write of a command carries the same whole second.
+Who can be chosen automatically (docs/workflow.md, "Assignment"; docs/teams.md): active
+agents who are not leads, not away, and below their capacity (open load = unresolved
+tickets assigned to them, in every team); for a ticket of a team, only that team's
+members, never anyone else. The turn order is the database's cursor: never assigned
+first, then the lowest assignment sequence value (taken on every assignment, manual ones
+too), ties by lowest id; a team's tickets follow the members' cursor of that team
+(team_members.assignment_seq), the others the agents' own. ``last_assigned_at`` cannot
+order turns: every write of a command carries the same whole second.
 
 Locks, so that concurrent processes keep the rotation exact and never assign a ticket
-twice: first the ticket row(s), then the agents, in id order (``FOR UPDATE``), held to
-the end of the short transaction. Everyone takes them in that order, so nobody
-deadlocks, and whoever chooses next sees the cursor and load the previous one committed.
+twice: first the ticket row(s), then the agents in id order, then the team memberships
+in (team, agent) order (``FOR UPDATE``), held to the end of the short transaction.
+Everyone takes them in that order, so nobody deadlocks, and whoever chooses next sees
+the cursors and load the previous one committed.
 
 Everything here takes a DB-API cursor: the cron jobs' (db/direct.Batches) or an
 interactive command's transaction (db/database.cursor_of), so one statement hands over
@@ -19,14 +22,14 @@ one ticket or a batch of 2000 alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from supportctl.db.bulk import unnest
 from supportctl.db.query import iso_sql
 from supportctl.domain import assignment
-from supportctl.domain.assignment import Candidate
+from supportctl.domain.assignment import Candidate, NoEligibleAgent
 from supportctl.domain.enums import Role, Strategy
 from supportctl.domain.lifecycle import UNRESOLVED
 
@@ -49,30 +52,58 @@ class Assignment:
 
 @dataclass
 class Pool:
-    """The locked candidates, in id order."""
+    """The locked agents who may be chosen (active, not leads, not away), and the teams'
+    memberships with each member's cursor in that team."""
 
-    candidates: list[Candidate]
+    agents: dict[int, Candidate]  # by id: their load, and their own cursor
+    members: dict[int, dict[int, int | None]]  # team id -> agent id -> cursor in that team
+    slugs: dict[int, str]
 
-    def choose(self, strategy: Strategy, priority: str) -> Candidate:
-        """Whose turn it is (domain.assignment.choose); NoEligibleAgent when nobody's."""
-        return assignment.choose(self.candidates, strategy, priority)
+    def choose(self, strategy: Strategy, priority: str, team_id: int | None = None) -> Candidate:
+        """Whose turn it is (domain.assignment.choose), among the team's members when the
+        ticket has a team; NoEligibleAgent (naming the team) when nobody's."""
+        if team_id is None:
+            return assignment.choose(list(self.agents.values()), strategy, priority)
+        members = self.members.get(team_id, {})
+        pool = [replace(self.agents[a], seq=seq) for a, seq in members.items() if a in self.agents]
+        try:
+            chosen = assignment.choose(pool, strategy, priority)
+        except NoEligibleAgent as exc:
+            raise NoEligibleAgent(f"no eligible agent in {self.slugs[team_id]}",
+                                  hint=f"{exc.message}; members must be active, not leads, not away, under capacity"
+                                  ) from None
+        return self.agents[chosen.id]
 
-    @staticmethod
-    def took(candidate: Candidate, seq: int) -> None:
-        """The candidate was just given a ticket: their load and turn move on for the next choice."""
+    def took(self, candidate: Candidate, seq: int, team_id: int | None = None) -> None:
+        """The candidate was just given a ticket: their load and turns move on for the next choice."""
         candidate.load += 1
         candidate.seq = seq
+        if team_id is not None and candidate.id in self.members.get(team_id, {}):
+            self.members[team_id][candidate.id] = seq
 
 
-def lock_pool(cursor: Any) -> Pool:
-    """Lock every auto-assignable agent in id order (the deadlock-free order), with their load."""
+def lock_pool(cursor: Any, now: datetime, teams: set[int] = frozenset()) -> Pool:
+    """Lock the auto-assignable agents in id order, then these teams' memberships in (team, agent)
+    order (the deadlock-free order), with every agent's open load."""
     cursor.execute(
         "SELECT a.id, a.email, a.role, a.capacity, a.assignment_seq, "
         "(SELECT count(*) FROM tickets t WHERE t.assignee_id = a.id AND t.status = ANY(%(unresolved)s)) "
-        "FROM agents a WHERE a.active AND a.role <> %(lead)s ORDER BY a.id FOR UPDATE OF a",
-        {"unresolved": UNRESOLVED, "lead": Role.LEAD.value},
+        "FROM agents a WHERE a.active AND a.role <> %(lead)s AND (a.away_until IS NULL OR a.away_until <= %(now)s) "
+        "ORDER BY a.id FOR UPDATE OF a",
+        {"unresolved": UNRESOLVED, "lead": Role.LEAD.value, "now": now},
     )
-    return Pool([Candidate(*row) for row in cursor.fetchall()])
+    agents = {row[0]: Candidate(*row) for row in cursor.fetchall()}
+    members: dict[int, dict[int, int | None]] = {team: {} for team in teams}
+    slugs: dict[int, str] = {}
+    if teams:
+        cursor.execute("SELECT m.team_id, m.agent_id, m.assignment_seq FROM team_members m "
+                       "WHERE m.team_id = ANY(%(teams)s) ORDER BY m.team_id, m.agent_id FOR UPDATE",
+                       {"teams": sorted(teams)})
+        for team, agent, seq in cursor.fetchall():
+            members[team][agent] = seq
+        cursor.execute("SELECT id, slug FROM teams WHERE id = ANY(%(teams)s)", {"teams": sorted(teams)})
+        slugs = dict(cursor.fetchall())
+    return Pool(agents, members, slugs)
 
 
 def next_seqs(cursor: Any, count: int) -> list[int]:
@@ -119,6 +150,12 @@ moved AS (
 turns AS (
     UPDATE agents a SET last_assigned_at = %(now)s, assignment_seq = s.seq
     FROM (SELECT agent_id, max(seq) AS seq FROM u GROUP BY agent_id) AS s WHERE a.id = s.agent_id
+),
+team_turns AS (  -- a member's cursor in the ticket's team (manual assignments move it too)
+    UPDATE team_members tm SET last_assigned_at = %(now)s, assignment_seq = s.seq
+    FROM (SELECT t.team_id, u.agent_id, max(u.seq) AS seq FROM u JOIN tickets t ON t.id = u.ticket_id
+          WHERE t.team_id IS NOT NULL GROUP BY t.team_id, u.agent_id) AS s
+    WHERE tm.team_id = s.team_id AND tm.agent_id = s.agent_id
 ),
 done AS (
     SELECT u.n, m.*, g.email, g.name, u.previous, u.strategy

@@ -25,6 +25,7 @@ from supportctl.domain.lifecycle import UNRESOLVED
 from supportctl.errors import SupportctlError
 from supportctl.services import validation
 from supportctl.services.assignment.pool import Assignment, Handover, hand_over, lock_pool, next_seqs
+from supportctl.services.tickets.filters import TicketFilter, where
 
 BATCH_SIZE = 200
 HIGHEST_FIRST = [p.value for p in reversed(Priority)]
@@ -36,6 +37,7 @@ class NotAssigned:
     title: str
     priority: str
     reason: str
+    teamed: bool  # a team's ticket waits for its team (exit 0); another for anyone (exit 4)
 
 
 @dataclass
@@ -71,51 +73,58 @@ class Claimed:
     title: str
     priority: str
     created_at: datetime
+    team_id: int | None
 
 
-def claim(cursor: Any, priority: str, after: tuple[datetime, int] | None, size: int) -> list[Claimed]:
-    """Lock up to `size` unassigned unresolved tickets of one priority that no other run holds."""
+def claim(cursor: Any, priority: str, after: tuple[datetime, int] | None, size: int,
+          scope: TicketFilter = TicketFilter(), now: datetime | None = None) -> list[Claimed]:
+    """Lock up to `size` unassigned unresolved tickets of one priority (of the scope: --team,
+    --no-team) that no other run holds."""
+    clause, params = where(cursor, scope, now)
     cursor.execute(
-        "SELECT t.id, t.title, t.priority, t.created_at FROM tickets t "
+        "SELECT t.id, t.title, t.priority, t.created_at, t.team_id FROM tickets t "
         "WHERE t.assignee_id IS NULL AND t.status = ANY(%(unresolved)s) AND t.priority = %(priority)s "
+        + (clause.replace("WHERE", "AND", 1) + " " if clause else "")
         + ("AND (t.created_at, t.id) > (%(after_at)s, %(after_id)s) " if after is not None else "")
         + "ORDER BY t.created_at, t.id LIMIT %(size)s FOR UPDATE OF t SKIP LOCKED",
-        {"unresolved": UNRESOLVED, "priority": priority, "size": size,
+        {**params, "unresolved": UNRESOLVED, "priority": priority, "size": size,
          "after_at": after[0] if after else None, "after_id": after[1] if after else None},
     )
     return [Claimed(*row) for row in cursor.fetchall()]
 
 
 def assign_batch(cursor: Any, now: datetime, actor: str, strategy: Strategy, at: Position,
-                 size: int) -> Batch | None:
+                 size: int, scope: TicketFilter = TicketFilter()) -> Batch | None:
     """One batch in the caller's transaction; None when the queue is done."""
     level, after = at.level, at.after
     claimed: list[Claimed] = []
     while level < len(HIGHEST_FIRST):
-        claimed = claim(cursor, HIGHEST_FIRST[level], after, size)
+        claimed = claim(cursor, HIGHEST_FIRST[level], after, size, scope, now)
         if claimed:
             break
         level, after = level + 1, None
     if not claimed:
         return None
-    pool = lock_pool(cursor)
+    pool = lock_pool(cursor, now, {t.team_id for t in claimed if t.team_id is not None})
     seqs = iter(next_seqs(cursor, len(claimed)))
     handovers, not_assigned = [], []
     for ticket in claimed:
         try:
-            candidate = pool.choose(strategy, ticket.priority)
+            candidate = pool.choose(strategy, ticket.priority, ticket.team_id)
         except NoEligibleAgent as exc:
-            not_assigned.append(NotAssigned(ticket.id, ticket.title, ticket.priority, exc.message))
+            not_assigned.append(NotAssigned(ticket.id, ticket.title, ticket.priority, exc.message,
+                                            ticket.team_id is not None))
             continue
         seq = next(seqs)
         handovers.append(Handover(ticket.id, candidate.id, seq, None, strategy))
-        pool.took(candidate, seq)
+        pool.took(candidate, seq, ticket.team_id)
     last = claimed[-1]
     return Batch(hand_over(cursor, now, actor, handovers), not_assigned, Position(level, (last.created_at, last.id)))
 
 
 def run(batches: Batches, now: datetime, actor: str, *, strategy: str = Strategy.ROUND_ROBIN.value,
-        limit: int | None = None, dry_run: bool = False, batch_size: int | None = None) -> Outcome:
+        limit: int | None = None, dry_run: bool = False, batch_size: int | None = None,
+        team: str | None = None, no_team: bool = False) -> Outcome:
     """Batch after batch, each committed on its own, until the queue is done or `limit` tickets were looked at.
 
     A dry run does the same work in one transaction and rolls it back, so it lists
@@ -123,13 +132,14 @@ def run(batches: Batches, now: datetime, actor: str, *, strategy: str = Strategy
     skipped, which is harmless: only their order matters).
     """
     chosen = validation.choice(Strategy, strategy, "--strategy")
+    scope = TicketFilter(team=team, no_team=no_team)
     batch_size = batch_size or BATCH_SIZE
     outcome = Outcome()
     at = Position()
 
     def batch(cursor: Any) -> Batch | None:
         size = batch_size if limit is None else min(batch_size, limit - outcome.looked_at)
-        return assign_batch(cursor, now, actor, chosen, at, size) if size > 0 else None
+        return assign_batch(cursor, now, actor, chosen, at, size, scope) if size > 0 else None
 
     def keep(done: Batch) -> None:
         nonlocal at

@@ -25,35 +25,37 @@ from supportctl.services.escalation import effect
 from supportctl.services.escalation.effect import Escalation
 from supportctl.services.sla import rules
 from supportctl.services.sla.policy import Policy
+from supportctl.services.tickets.filters import TicketFilter, where
 
 BATCH_SIZE = 2000
 _FIELDS = ("id", "title", "priority", "escalation_level", "created_at", "paused_seconds", "metric", "due_at")
 
 
-def claim_batch(cursor: Any, now: datetime, size: int) -> list[SimpleNamespace]:
+def claim_batch(cursor: Any, now: datetime, size: int, scope: TicketFilter = TicketFilter()) -> list[SimpleNamespace]:
     """Lock up to `size` tickets due for escalation that no other run holds; most overdue first.
 
     The re-escalation interval is read from sla_policies in the same statement: the policy
     the batch escalates by is read only after its rows are locked (see escalate_batch).
     """
     response = rules.response_breached("%(now)s")
+    clause, params = where(cursor, scope, now)
     cursor.execute(
         f"SELECT t.id, t.title, t.priority, t.escalation_level, t.created_at, t.paused_seconds, "
         f"CASE WHEN {response} THEN 'response' ELSE 'resolution' END AS metric, "
         f"CASE WHEN {response} THEN t.response_due_at ELSE t.resolution_due_at END AS due_at "
         f"FROM tickets t JOIN sla_policies p ON p.priority = t.priority "
-        f"WHERE t.status <> ALL(%(done)s) AND {rules.breached('%(now)s')} "
+        f"WHERE t.status <> ALL(%(done)s) AND {rules.breached('%(now)s')} {clause.replace('WHERE', 'AND', 1)} "
         f"AND (t.last_escalated_at IS NULL OR t.last_escalated_at + make_interval(secs => p.response_seconds) "
         f"<= %(now)s) ORDER BY due_at, t.id LIMIT %(size)s FOR UPDATE OF t SKIP LOCKED",
-        {"now": now, "done": DONE, "size": size},
+        {**params, "now": now, "done": DONE, "size": size},
     )
     return [SimpleNamespace(**dict(zip(_FIELDS, row))) for row in cursor.fetchall()]
 
 
 def escalate_batch(cursor: Any, now: datetime, actor: str, size: int = BATCH_SIZE,
-                   reassign: bool = False) -> list[Escalation]:
+                   reassign: bool = False, scope: TicketFilter = TicketFilter()) -> list[Escalation]:
     """Escalate one batch in the caller's transaction; an empty list means the queue is done."""
-    claimed = claim_batch(cursor, now, size)
+    claimed = claim_batch(cursor, now, size, scope)
     if not claimed:
         return []
     # After the claim: its row locks hold off `sla set` and `sla calendar` (they lock tickets
@@ -76,40 +78,44 @@ def _give_critical_to_seniors(cursor: Any, now: datetime, actor: str, done: list
     critical = [e.id for e in done if e.priority == Priority.CRITICAL.value]
     if not critical:
         return done
-    cursor.execute("SELECT t.id, a.email FROM tickets t LEFT JOIN agents a ON a.id = t.assignee_id "
-                   "WHERE t.id = ANY(%(ids)s) AND (a.id IS NULL OR a.role <> %(senior)s)",
-                   {"ids": critical, "senior": Role.SENIOR.value})
-    holders = dict(cursor.fetchall())
+    # An away assignee is as good as none.
+    cursor.execute("SELECT t.id, a.email, t.team_id FROM tickets t LEFT JOIN agents a ON a.id = t.assignee_id "
+                   "WHERE t.id = ANY(%(ids)s) AND (a.id IS NULL OR a.role <> %(senior)s OR a.away_until > %(now)s)",
+                   {"ids": critical, "senior": Role.SENIOR.value, "now": now})
+    holders = {ticket: (email, team) for ticket, email, team in cursor.fetchall()}
     if not holders:
         return done
-    pool, handovers = lock_pool(cursor), {}
+    pool, handovers = lock_pool(cursor, now, {team for _, team in holders.values() if team is not None}), {}
     seqs = iter(next_seqs(cursor, len(holders)))
     for e in done:
         if e.id not in holders:
             continue
+        holder, team = holders[e.id]
         try:
-            chosen = pool.choose(Strategy.BY_PRIORITY, Priority.CRITICAL.value)
+            chosen = pool.choose(Strategy.BY_PRIORITY, Priority.CRITICAL.value, team)
         except NoEligibleAgent:
             continue  # it stays escalated; `queue assign` reports who cannot take it
         seq = next(seqs)
-        handovers[e.id] = Handover(e.id, chosen.id, seq, holders[e.id], Strategy.BY_PRIORITY)
-        pool.took(chosen, seq)
+        handovers[e.id] = Handover(e.id, chosen.id, seq, holder, Strategy.BY_PRIORITY)
+        pool.took(chosen, seq, team)
     given = {a.id: a.assignee_email for a in hand_over(cursor, now, actor, list(handovers.values()))}
     return [e.reassigned(given[e.id]) if e.id in given else e for e in done]
 
 
 def run(batches: Batches, now: datetime, actor: str, *, limit: int | None = None, dry_run: bool = False,
-        reassign: bool = False, batch_size: int = BATCH_SIZE) -> list[Escalation]:
+        reassign: bool = False, batch_size: int = BATCH_SIZE, team: str | None = None,
+        no_team: bool = False) -> list[Escalation]:
     """`queue escalate`: batch after batch, each its own transaction, until nothing is due.
 
     A dry run does the same work in one transaction and rolls it back, so it lists
     exactly what a real run would escalate.
     """
     done: list[Escalation] = []
+    scope = TicketFilter(team=team, no_team=no_team)
 
     def batch(cursor: Any) -> list[Escalation]:
         size = batch_size if limit is None else min(batch_size, limit - len(done))
-        return escalate_batch(cursor, now, actor, size, reassign) if size > 0 else []
+        return escalate_batch(cursor, now, actor, size, reassign, scope) if size > 0 else []
 
     if dry_run:
         def every_batch(cursor: Any) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from supportctl.db.models import Agent, Ticket
 from supportctl.domain.enums import Role
 from supportctl.domain.lifecycle import UNRESOLVED
+from supportctl.domain.timestamps import iso_z
 from supportctl.errors import InvalidInput, Refused
 from supportctl.services import lookup, validation
 
@@ -75,5 +76,22 @@ def update(
         agent.capacity = None
     if active is not None:
         agent.active = active
+    session.flush()
+    return agent.email
+
+
+def away(session: Session, now: datetime, email: str, until: datetime, reason: str | None = None) -> str:
+    """Out of automatic assignment until `until` (they keep their tickets); returns the email."""
+    if until <= now:
+        raise InvalidInput(f"--until {iso_z(until)} is not in the future (now is {iso_z(now)})")
+    agent = lookup.agent(session, email, lock=True)
+    agent.away_until, agent.away_reason = until, (reason or "").strip() or None
+    session.flush()
+    return agent.email
+
+
+def back(session: Session, email: str) -> str:
+    agent = lookup.agent(session, email, lock=True)
+    agent.away_until = agent.away_reason = None
     session.flush()
     return agent.email

@@ -19,6 +19,9 @@ AGENTS = (
     Column("open_tickets", "(SELECT count(*) FROM tickets t WHERE t.assignee_id = p.id "
                            "AND t.status = ANY(%(unresolved)s))", Kind.NUMBER),
     Column("last_assigned_at", "p.last_assigned_at", Kind.TIME), Column("created_at", "p.created_at", Kind.TIME),
+    Column("away_until", "p.away_until", Kind.TIME), Column("away_reason", "p.away_reason"),
+    Column("teams", "ARRAY(SELECT tm.slug FROM team_members m JOIN teams tm ON tm.id = m.team_id "
+                    "WHERE m.agent_id = p.id ORDER BY tm.slug)", Kind.TAGS),
 )
 
 

@@ -51,13 +51,15 @@ def _branch(metric: Metric, conditions: str) -> str:
 
 
 def query(cursor: Any, now: datetime, *, at_risk: str | None = None, metric: str | None = None,
-          priorities: list[str] | tuple[str, ...] = (), assignee: str | None = None) -> Query:
+          priorities: list[str] | tuple[str, ...] = (), assignee: str | None = None, team: str | None = None,
+          no_team: bool = False) -> Query:
     """Active breaches (and, with `at_risk`, what falls due within that window), most overdue first.
     Every value is checked before a row is read."""
     window = at_risk_window(at_risk)
     chosen = validation.choice(Metric, metric, "--metric") if metric is not None else None
     levels = tuple(sorted({validation.choice(Priority, p, "--priority").value for p in priorities}))
-    clause, params = where(cursor, TicketFilter(priorities=levels, assignee=assignee), now)
+    clause, params = where(cursor, TicketFilter(priorities=levels, assignee=assignee, team=team,
+                                                        no_team=no_team), now)
     conditions = " AND " + clause.removeprefix("WHERE ") if clause else ""
     params["until"] = now + window if window else now
     branches = " UNION ALL ".join(_branch(m, conditions) for m in Metric if chosen in (None, m))

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from supportctl.db.models import Comment, Ticket
+from supportctl.db.models import Comment, Team, Ticket
 from supportctl.domain import lifecycle
 from supportctl.domain.enums import EventKind, Priority, Status
 from supportctl.errors import InvalidInput, NotFound, Refused
@@ -20,7 +20,7 @@ from supportctl.services import lookup, validation
 from supportctl.services.notify import outbox
 from supportctl.services.people import customers
 from supportctl.services.sla.policy import Policy
-from supportctl.services.tickets import history
+from supportctl.services.tickets import history, moving
 
 MAX_TAG_LENGTH = 64
 MAX_TITLE = 1000  # characters
@@ -91,7 +91,9 @@ def create(
     category: str | None = None,
     tag_list: list[str] | tuple[str, ...] = (),
     external_id: str | None = None,
+    team: str | None = None,
 ) -> Created:
+    """A new ticket, in `team` (a slug) or the team its routes give; its id."""
     title = title_text(title)
     description = description_text(description)
     level = validation.choice(Priority, priority, "priority")
@@ -99,7 +101,9 @@ def create(
     external_id = external_id_text(external_id)
     if external_id and session.scalar(select(Ticket.id).where(Ticket.external_id == external_id)):
         raise Refused(f"a ticket with external id {external_id!r} already exists")
+    chosen_team = moving.given_team(session, team) if team is not None else None
     customer, created = customers.find_or_create(session, now, customer_email)
+    team_id = chosen_team.id if chosen_team else moving.routed_team(session, _category(category), clean_tags, customer)
     # Take the lock the INSERT would take before reading the policy: a concurrent `sla set`
     # (which locks tickets EXCLUSIVE) then either sees this ticket or is seen by it.
     session.execute(text("LOCK TABLE tickets IN ROW EXCLUSIVE MODE"))
@@ -111,6 +115,7 @@ def create(
         category=_category(category),
         tags=clean_tags,
         customer=customer,
+        team_id=team_id,
         external_id=external_id,
         escalated=False,
         escalation_level=0,
@@ -122,11 +127,10 @@ def create(
     policy.set_due_dates(ticket)
     session.add(ticket)
     session.flush()
-    history.record(
-        session, ticket, now, actor, EventKind.CREATED,
-        to_value={"title": title, "status": ticket.status, "priority": ticket.priority,
-                  "customer_email": customer.email},
-    )
+    created_as = {"title": title, "status": ticket.status, "priority": ticket.priority, "customer_email": customer.email}
+    if team_id is not None:  # routing writes no team_changed: the created event carries the team
+        created_as["team"] = chosen_team.slug if chosen_team else session.get(Team, team_id).slug
+    history.record(session, ticket, now, actor, EventKind.CREATED, to_value=created_as)
     session.flush()
     return Created(ticket.id, customer.email if created else None)
 
@@ -175,17 +179,28 @@ def update(
     category: str | None = None,
     add_tags: list[str] | tuple[str, ...] = (),
     remove_tags: list[str] | tuple[str, ...] = (),
+    team: str | None = None,
+    no_team: bool = False,
+    keep_assignee: bool = False,
 ) -> list[str]:
     """Apply the given changes; returns notes for the person (e.g. no-ops)."""
+    if team is not None and no_team:
+        raise InvalidInput("give --team SLUG or --no-team, not both")
+    if keep_assignee and team is None:
+        raise InvalidInput("--keep-assignee goes with --team SLUG")
     target = validation.choice(Status, status, "status") if status is not None else None
     level = validation.choice(Priority, priority, "priority") if priority is not None else None
     new_title = title_text(title) if title is not None else None
     adding, removing = tags(add_tags), tags(remove_tags)
+    new_team = moving.given_team(session, team) if team is not None else None
     ticket = lookup.ticket(session, ticket_id, lock=True)
     policy = Policy.load(session)
     notes: list[str] = []
-    if ticket.status == Status.CLOSED.value and (level or new_title or category is not None or adding or removing):
+    changes_fields = level or new_title or category is not None or adding or removing or new_team or no_team
+    if ticket.status == Status.CLOSED.value and changes_fields:
         raise Refused(f"ticket {ticket.id} is closed; closed tickets do not change")
+    if new_team is not None or no_team:
+        notes += moving.move(session, now, actor, ticket, new_team, keep_assignee=keep_assignee)
     if target is not None:
         if target.value == ticket.status:
             notes.append(f"ticket {ticket.id} is already {target}")

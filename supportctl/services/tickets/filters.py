@@ -15,6 +15,7 @@ from supportctl.domain.enums import Priority, Status
 from supportctl.errors import InvalidInput
 from supportctl.services import validation
 from supportctl.services.sla import rules
+from supportctl.services.teams import queries as teams
 
 SORT_KEYS = ("id", "created_at", "updated_at", "priority", "status", "response_due_at", "resolution_due_at")
 
@@ -33,6 +34,8 @@ class TicketFilter:
     search: str | None = None
     created_since: datetime | None = None
     updated_since: datetime | None = None
+    team: str | None = None  # the team's slug
+    no_team: bool = False
     ids: tuple[int, ...] | None = None  # exactly these tickets
 
 
@@ -56,6 +59,13 @@ def where(cursor: Any, f: TicketFilter, now: datetime) -> tuple[str, dict]:
         clauses.append("t.customer_id = %(customer_id)s")
         params["customer_id"] = _id_of(cursor, "customers", validation.email(f.customer, "customer"),
                                        validation.no_customer)
+    if f.team is not None and f.no_team:
+        raise InvalidInput("give --team or --no-team, not both")
+    if f.team is not None:
+        clauses.append("t.team_id = %(team_id)s")
+        params["team_id"] = teams.team_id(cursor, f.team)
+    if f.no_team:
+        clauses.append("t.team_id IS NULL")
     if f.category:
         clauses.append("t.category = %(category)s")
         params["category"] = f.category.strip()

@@ -25,7 +25,8 @@ from supportctl.services.tickets.filters import TicketFilter
 # more than the page itself, and "more than 10,000" tells a person as much.
 COUNT_CAP = 10_000
 
-FROM = "FROM tickets t JOIN customers c ON c.id = t.customer_id LEFT JOIN agents a ON a.id = t.assignee_id"
+FROM = ("FROM tickets t JOIN customers c ON c.id = t.customer_id LEFT JOIN agents a ON a.id = t.assignee_id "
+        "LEFT JOIN teams tm ON tm.id = t.team_id")
 _TIMES = ("created_at", "updated_at", "first_response_at", "resolved_at", "closed_at", "response_due_at",
           "resolution_due_at")
 FIELDS: dict[str, Column] = {c.name: c for c in (
@@ -39,6 +40,7 @@ FIELDS: dict[str, Column] = {c.name: c for c in (
     Column("tags", "t.tags", Kind.TAGS),
     Column("customer_email", "c.email"),
     Column("assignee_email", "a.email"),
+    Column("team", "tm.slug"),
     Column("escalated", "t.escalated", Kind.BOOL),
     Column("escalation_level", "t.escalation_level", Kind.NUMBER),
     *(Column(name, f"t.{name}", Kind.TIME) for name in _TIMES),

@@ -39,11 +39,13 @@ from supportctl.domain.enums import Priority, Status
 from supportctl.errors import InvalidInput
 from supportctl.services import validation
 from supportctl.services.sla.policy import Policy
+from supportctl.services.teams.routing import route_sql
 from supportctl.services.tickets import changes
 from supportctl.services.tickets.columns import EXPORT_COLUMNS
 
 REQUIRED = ("title", "customer_email")
-OPTIONAL = ("external_id", "description", "status", "priority", "category", "tags", "assignee_email", "created_at")
+OPTIONAL = ("external_id", "description", "status", "priority", "category", "tags", "assignee_email", "team",
+            "created_at")
 IGNORED = tuple(c for c in EXPORT_COLUMNS if c not in REQUIRED + OPTIONAL)  # id, escalated, …
 _KNOWN = frozenset(REQUIRED + OPTIONAL + IGNORED)
 MAX_FIELD = changes.MAX_TEXT  # characters in one cell
@@ -52,7 +54,7 @@ MAX_LINE = 4 * MAX_FIELD + 4096
 _BATCH = 5000
 _STAGED = (
     "line", "ok", "external_id", "title", "description", "status", "priority", "category", "tags",
-    "customer_email", "assignee_email", "created_at", "response_due_at", "resolution_due_at",
+    "customer_email", "assignee_email", "team", "created_at", "response_due_at", "resolution_due_at",
 )
 _STAGED_TYPES = {"line": "integer PRIMARY KEY", "ok": "boolean", "created_at": "timestamptz",
                  "response_due_at": "timestamptz", "resolution_due_at": "timestamptz"}
@@ -71,7 +73,8 @@ def _address(text: str) -> str:
 
 class ImportRow(BaseModel):
     """One CSV row; blank cells are left out, so the defaults apply (and a blank title or
-    customer_email is missing). Validation context: `now`, and `agents` (email -> active)."""
+    customer_email is missing; a blank team is routed). Validation context: `now`, `agents`
+    (email -> active) and `teams` (slug -> active)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -84,6 +87,7 @@ class ImportRow(BaseModel):
     category: str | None = None
     tags: list[str] = []
     assignee_email: str | None = None
+    team: str | None = None
     created_at: datetime | None = None
 
     @field_validator("*", mode="before")
@@ -102,6 +106,13 @@ class ImportRow(BaseModel):
             if name == "assignee_email" and address not in info.context["agents"]:
                 raise ValueError(f"{address}: no agent has this email")
             return address
+        if name == "team":
+            slug = value.strip().lower()
+            if slug not in info.context["teams"]:
+                raise ValueError(f"{value.strip()!r}: no team has this slug")
+            if not info.context["teams"][slug]:
+                raise ValueError(f"{slug} is inactive: it gets no new tickets")
+            return slug
         if name in ("status", "priority"):
             allowed = _CHOICES[name]
             if value.strip().lower() not in allowed:
@@ -253,7 +264,8 @@ class _Stage:
 
 def _read(session: Session, stream: BinaryIO, name: str, now: datetime, outcome: Outcome) -> None:
     policy = Policy.load(session)
-    context = {"now": now, "agents": dict(session.execute(text("SELECT email, active FROM agents")).all())}
+    context = {"now": now, "agents": dict(session.execute(text("SELECT email, active FROM agents")).all()),
+               "teams": dict(session.execute(text("SELECT slug, active FROM teams")).all())}
     stage = _Stage(session)
     reader = csv.reader(_lines(stream, outcome), strict=True)
     header = _header(reader, name)
@@ -287,7 +299,7 @@ def _read(session: Session, stream: BinaryIO, name: str, now: datetime, outcome:
         response_due, resolution_due = policy.due_dates(stamp, row.priority.value)
         stage.add((
             line, True, row.external_id, row.title, row.description, row.status.value, row.priority.value,
-            row.category, ";".join(row.tags), row.customer_email, row.assignee_email,
+            row.category, ";".join(row.tags), row.customer_email, row.assignee_email, row.team,
             stamp.isoformat(), response_due.isoformat(), resolution_due.isoformat(),
         ))
     stage.flush()
@@ -314,13 +326,16 @@ ON CONFLICT (email) DO NOTHING
 """
 # Response counts as given by an assignment or by leaving `open`; resolved/closed/pending
 # tickets carry their stamp (created_at, or now) as those times (docs/sla.md, "First response").
+_TAGS = "coalesce(string_to_array(r.tags, ';'), '{}')"
 _TICKETS = f"""
 WITH inserted AS (
     INSERT INTO tickets (external_id, title, description, status, priority, category, tags, customer_id,
-                         assignee_id, escalated, escalation_level, created_at, updated_at, first_response_at,
+                         assignee_id, team_id, escalated, escalation_level, created_at, updated_at, first_response_at,
                          resolved_at, closed_at, paused_at, paused_seconds, response_due_at, resolution_due_at)
     SELECT r.external_id, r.title, coalesce(r.description, ''), r.status, r.priority, r.category,
-           coalesce(string_to_array(r.tags, ';'), '{{}}'), c.id, a.id, false, 0, r.created_at, :now,
+           {_TAGS}, c.id, a.id,
+           coalesce(tm.id, {route_sql("r.category", _TAGS, "c.tier", "c.company")}),
+           false, 0, r.created_at, :now,
            CASE WHEN r.status <> 'open' OR a.id IS NOT NULL THEN r.created_at END,
            CASE WHEN r.status IN ('resolved', 'closed') THEN r.created_at END,
            CASE WHEN r.status = 'closed' THEN r.created_at END,
@@ -329,10 +344,11 @@ WITH inserted AS (
     FROM import_rows r
     JOIN customers c ON c.email = r.customer_email
     LEFT JOIN agents a ON a.email = r.assignee_email
+    LEFT JOIN teams tm ON tm.slug = r.team
     WHERE {_NEW}  -- skip known external ids before they take an id; ON CONFLICT covers a racing import
     ORDER BY r.line
     ON CONFLICT (external_id) DO NOTHING
-    RETURNING id, title, status, priority, external_id, created_at, customer_id, assignee_id
+    RETURNING id, title, status, priority, external_id, created_at, customer_id, assignee_id, team_id
 )
 INSERT INTO imported SELECT * FROM inserted
 """
@@ -340,9 +356,10 @@ _EVENTS = """
 INSERT INTO ticket_events (ticket_id, at, actor, kind, to_value)
 SELECT i.id, :now, :actor, 'created', jsonb_strip_nulls(jsonb_build_object(
     'title', i.title, 'status', i.status, 'priority', i.priority, 'customer_email', c.email,
-    'assignee_email', a.email, 'external_id', i.external_id, 'source', 'import',
+    'assignee_email', a.email, 'team', tm.slug, 'external_id', i.external_id, 'source', 'import',
     'created_at', to_char(i.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')))
 FROM imported i JOIN customers c ON c.id = i.customer_id LEFT JOIN agents a ON a.id = i.assignee_id
+LEFT JOIN teams tm ON tm.id = i.team_id
 """
 
 
@@ -350,7 +367,7 @@ def _write(session: Session, now: datetime, actor: str, outcome: Outcome) -> Non
     outcome.new_customers = session.execute(text(_CUSTOMERS), {"now": now}).rowcount
     session.execute(text(
         "CREATE TEMPORARY TABLE imported (id bigint, title text, status text, priority text, external_id text, "
-        "created_at timestamptz, customer_id bigint, assignee_id bigint) ON COMMIT DROP"
+        "created_at timestamptz, customer_id bigint, assignee_id bigint, team_id bigint) ON COMMIT DROP"
     ))
     # Statistics that call tickets empty (a fresh table, or an autovacuum ANALYZE that ran
     # while our rows were uncommitted) make the planner rescan a table that grows as we
