@@ -252,7 +252,7 @@ WITH due AS (
            CASE WHEN {response} THEN 'response' ELSE 'resolution' END AS metric,
            CASE WHEN {response} THEN t.response_due_at ELSE t.resolution_due_at END AS due_at,
            CASE t.priority WHEN 'low' THEN 'medium' WHEN 'medium' THEN 'high' ELSE 'critical' END AS new_priority
-    FROM tickets t JOIN sla_policies p ON p.priority = t.priority
+    FROM tickets t JOIN sla_targets p ON p.policy_id = t.sla_policy_id AND p.priority = t.priority
     WHERE t.status NOT IN ('resolved', 'closed') AND (({response}) OR ({resolution}))
       AND (t.last_escalated_at IS NULL
            OR t.last_escalated_at + make_interval(secs => p.response_seconds) <= {self.now})
@@ -262,8 +262,8 @@ WITH due AS (
         response_due_at = t.created_at + make_interval(secs => np.response_seconds),
         resolution_due_at = t.created_at + make_interval(secs => np.resolution_seconds + t.paused_seconds),
         escalated = true, last_escalated_at = {self.now}, updated_at = {self.now}
-    FROM due d JOIN sla_policies np ON np.priority = d.new_priority
-    WHERE t.id = d.id
+    FROM due d JOIN sla_targets np ON np.priority = d.new_priority
+    WHERE t.id = d.id AND np.policy_id = t.sla_policy_id
     RETURNING t.id, t.title, d.old_priority, d.old_level, t.priority, t.escalation_level, d.metric, d.due_at
 ), logged AS (
     INSERT INTO ticket_events (ticket_id, at, actor, kind, from_value, to_value)
@@ -292,7 +292,8 @@ COMMIT;"""
                 r.created_at + make_interval(secs => p.response_seconds),
                 r.created_at + make_interval(secs => p.resolution_seconds)
             FROM import_rows r JOIN customers c ON c.email = r.customer_email
-            LEFT JOIN agents a ON a.email = r.assignee_email JOIN sla_policies p ON p.priority = r.priority
+            LEFT JOIN agents a ON a.email = r.assignee_email
+            JOIN sla_targets p ON p.priority = r.priority AND p.policy_id = 1
             ON CONFLICT (external_id) DO NOTHING
             RETURNING id, title, status, priority, external_id, created_at, customer_id, assignee_id)
         INSERT INTO ticket_events (ticket_id, at, actor, kind, to_value)

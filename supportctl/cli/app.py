@@ -25,6 +25,7 @@ from supportctl.cli import (
     escalation,
     explain,
     notify,
+    policies,
     sla,
     teams,
     tickets,
@@ -168,8 +169,19 @@ service_levels.command("set")(sla.set_)
 calendar = typer.Typer(callback=sla.calendar, invoke_without_command=True)
 service_levels.add_typer(calendar, name="calendar")
 calendar.command("show")(sla.calendar_show)
+calendar.command("list")(sla.calendar_list)
 calendar.command("set")(sla.calendar_set)
 calendar.command("clear")(sla.calendar_clear)
+policy_group = typer.Typer(help="Named SLA policies: targets by customer tier, company, team, category or tag.",
+                           no_args_is_help=True)
+service_levels.add_typer(policy_group, name="policies")
+policy_group.command("list")(policies.list_)
+policy_group.command("show")(policies.show)
+policy_group.command("add")(policies.add)
+policy_group.command("target")(policies.target)
+policy_group.command("update")(policies.update)
+policy_group.command("remove")(policies.remove)
+policy_group.command("test")(policies.test)
 service_levels.command("breaches")(sla.breaches)
 service_levels.command("explain")(explain.explain)
 

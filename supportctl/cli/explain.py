@@ -24,8 +24,9 @@ def explain(
 ) -> None:
     """Show why a ticket is due when it is: policy, calendar, pauses and the arithmetic.
 
-    Every open day between creation and each due time is listed with the open hours
-    it counted; closed days and holidays are named, so the sum can be checked by hand.
+    First which SLA policy measures it and why the ones before did not match; then every
+    open day between creation and each due time with the open hours it counted; closed
+    days and holidays are named, so the sum can be checked by hand.
 
     Example: supportctl sla explain 42
     """
@@ -46,15 +47,17 @@ def render(e: Explanation) -> list[str]:
     lines = [
         f"ticket {e.id}: {e.title}",
         f"  {e.priority}, {e.status}, created {iso_z(e.created_at)}",
-        f"policy: {e.priority} -> response {e.response.target}, resolution {e.resolution.target}",
+        *(f"match: {line}" for line in e.match),
+        f"policy: {_named(e)}{e.priority} -> response {e.response.target}, resolution {e.resolution.target}",
     ]
     if e.clock == "24x7":
         lines.append("calendar: none, the SLA clock runs 24x7")
     else:
         holidays = f"; holidays: {', '.join(d.isoformat() for d in e.holidays)}" if e.holidays else "; no holidays"
-        lines.append(f"calendar: {e.timezone}, {e.hours}{holidays}")
+        named = f" ({e.calendar})" if e.calendar != "default" else ""
+        lines.append(f"calendar: {e.timezone}, {e.hours}{holidays}{named}")
     lines.append(_pauses(e))
-    for m in (e.response, e.resolution):
+    for m in (e.response, e.resolution, *([e.next_reply] if e.next_reply else [])):
         lines += ["", f"{m.metric}:"] + [f"  {step}" for step in m.steps]
         if m.stored_due_at != m.due_at:
             lines.append(
@@ -63,6 +66,11 @@ def render(e: Explanation) -> list[str]:
             )
         lines.append(f"  now: {_state(m, e)}")
     return lines
+
+
+def _named(e: Explanation) -> str:
+    """`enterprise, ` before the priority; nothing for the default policy, as before policies had names."""
+    return "" if e.policy == "default" else f"{e.policy}, "
 
 
 def _pauses(e: Explanation) -> str:

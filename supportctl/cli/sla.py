@@ -26,7 +26,8 @@ CALENDAR_COLUMNS = ["clock", "timezone", "hours", "holidays"]
 BREACH_TABLE_COLUMNS = ["id", "priority", "status", "metric", "state", "due_at", "overdue", "assignee_email", "title"]
 
 
-def _recomputed(done) -> None:
+def recomputed(done) -> None:
+    """The note after a change that recomputed due dates."""
     unchanged = done.tickets - done.changed
     note(
         f"recomputed due dates of {done.tickets} unresolved ticket{'s' if done.tickets != 1 else ''}"
@@ -35,29 +36,39 @@ def _recomputed(done) -> None:
 
 
 def policy(ctx: typer.Context, fmt: FormatOption = None) -> None:
-    """Show the response and resolution targets of each priority, highest first.
+    """Show the default policy's response and resolution targets of each priority, highest first.
+
+    Named policies for some customers, teams or kinds of ticket: `sla policies`.
 
     Example: supportctl sla policy --format json
     """
-    from supportctl.services.sla.policy import Policy
+    from supportctl.services.sla.policy import Book
 
     with app_context(ctx).reading() as cursor:
-        rows = Policy.read(cursor).rows()
+        rows = Book.read(cursor).default.rows()
     write_rows(rows, POLICY_COLUMNS, choose_format(fmt))
+
+
+ResponseOption = Annotated[
+    str | None, typer.Option("--response", metavar="DUR", help="First-response target: 90m, 4h, 1h30m, 3d or PT4H.")
+]
+NextReplyOption = Annotated[
+    str | None, typer.Option("--next-reply", metavar="DUR", help="Next-reply target (a customer waiting again).")
+]
+ResolutionOption = Annotated[
+    str | None, typer.Option("--resolution", metavar="DUR", help="Resolution target, written the same way.")
+]
 
 
 def set_(
     ctx: typer.Context,
     priority: PriorityArgument,
-    response: Annotated[
-        str | None, typer.Option("--response", metavar="DUR", help="First-response target: 90m, 4h, 1h30m, 3d or PT4H.")
-    ] = None,
-    resolution: Annotated[
-        str | None, typer.Option("--resolution", metavar="DUR", help="Resolution target, written the same way.")
-    ] = None,
+    response: ResponseOption = None,
+    resolution: ResolutionOption = None,
+    next_reply: NextReplyOption = None,
     fmt: FormatOption = None,
 ) -> None:
-    """Change one priority's targets and recompute the due dates of its unresolved tickets.
+    """Change one priority's targets of the default policy and recompute the due dates of its unresolved tickets.
 
     The policy and every due date change in one transaction. Resolved and closed
     tickets keep their due dates (their met/met_late verdict stays as it was).
@@ -70,36 +81,55 @@ def set_(
     app_ctx = app_context(ctx)
     with app_ctx.transaction() as session:
         before, after, done = changes.set_targets(
-            session, app_ctx.now, priority, response=response, resolution=resolution
+            session, app_ctx.now, priority, response=response, resolution=resolution, next_reply=next_reply
         )
     note(
         f"{after['priority']}: response {after['response']} (was {before['response']}),"
         f" resolution {after['resolution']} (was {before['resolution']})"
+        + (f", next reply {after['next_reply']} (was {before['next_reply']})" if next_reply is not None else "")
     )
-    _recomputed(done)
+    recomputed(done)
     if fmt is not None:
         write_rows([after], POLICY_COLUMNS, choose_format(fmt))
 
 
+CalendarNameOption = Annotated[
+    str, typer.Option("--name", metavar="NAME", help="Which calendar (policies and teams name theirs).")
+]
+
+
 def calendar(ctx: typer.Context) -> None:
-    """The business-hours calendar SLA clocks count (none: 24x7). Without a subcommand: show it."""
+    """Business-hours calendars SLA clocks count (none: 24x7). Without a subcommand: show `default`."""
     if ctx.invoked_subcommand is None:
         ctx.invoke(calendar_show, ctx)
 
 
-def calendar_show(ctx: typer.Context, fmt: FormatOption = None) -> None:
-    """Show the business-hours calendar (clock 24x7 when none is set).
+def calendar_show(ctx: typer.Context, name: CalendarNameOption = "default", fmt: FormatOption = None) -> None:
+    """Show a calendar: `default` (clock 24x7 when none is set), or the one --name gives.
 
     Example: supportctl sla calendar show --format json
     """
-    from supportctl.services.sla.policy import Policy, calendar_row
+    from supportctl.services.sla.policy import calendar_shown
 
     with app_context(ctx).reading() as cursor:
-        row = calendar_row(Policy.read(cursor).calendar)
+        row = calendar_shown(cursor, name)
     f = choose_format(fmt)
     if f in ("table", "tsv", "csv") and row["clock"] == "24x7":
         note("no calendar: SLA clocks run 24x7")
     write_rows([row], CALENDAR_COLUMNS, f)
+
+
+def calendar_list(ctx: typer.Context, fmt: FormatOption = None) -> None:
+    """List the calendars, by name.
+
+    Example: supportctl sla calendar list
+    """
+    from supportctl.services.sla.policy import Book, calendar_row
+
+    with app_context(ctx).reading() as cursor:
+        calendars = Book.read(cursor).calendars
+    rows = [calendar_row(calendars[name], name) for name in sorted(calendars)]
+    write_rows(rows, ["name", *CALENDAR_COLUMNS], choose_format(fmt))
 
 
 def calendar_set(
@@ -111,12 +141,14 @@ def calendar_set(
     holiday: Annotated[
         list[str] | None, typer.Option("--holiday", metavar="DATE", help="A closed date, e.g. 2026-12-25; repeatable.")
     ] = None,
+    name: CalendarNameOption = "default",
     fmt: FormatOption = None,
 ) -> None:
-    """Replace the calendar and recompute the due dates of every unresolved ticket.
+    """Create or replace a calendar and recompute the due dates of the unresolved tickets it measures.
 
-    Time already spent pending is kept as measured (business time under the calendar
-    in force when each pause ended); a pause still running is measured when it ends.
+    `default` measures every ticket whose policy and team name no calendar. Time already
+    spent pending is kept as measured (business time under the calendar in force when
+    each pause ended); a pause still running is measured when it ends.
 
     Example: supportctl sla calendar set --timezone Europe/Berlin --hours "mon-fri 09:00-17:00" --holiday 2026-12-24 --holiday 2026-12-25
     """
@@ -124,16 +156,21 @@ def calendar_set(
 
     app_ctx = app_context(ctx)
     with app_ctx.transaction() as session:
-        row, done = changes.calendar_set(session, app_ctx.now, timezone=timezone, hours=hours, holidays=holiday or [])
+        row, done = changes.calendar_set(session, app_ctx.now, name=name, timezone=timezone, hours=hours,
+                                         holidays=holiday or [])
     days = len(row["holidays"])
-    note(f"calendar: {row['timezone']}, {row['hours']}, {days} holiday{'s' if days != 1 else ''}")
-    _recomputed(done)
+    named = "" if name.strip() == "default" else f" {name.strip()}"
+    note(f"calendar{named}: {row['timezone']}, {row['hours']}, {days} holiday{'s' if days != 1 else ''}")
+    recomputed(done)
     if fmt is not None:
         write_rows([row], CALENDAR_COLUMNS, choose_format(fmt))
 
 
-def calendar_clear(ctx: typer.Context) -> None:
-    """Remove the calendar (SLA clocks run 24x7) and recompute unresolved tickets' due dates.
+def calendar_clear(ctx: typer.Context, name: CalendarNameOption = "default") -> None:
+    """Remove a calendar and recompute the due dates of the unresolved tickets it measured.
+
+    Without `default`, tickets whose policy and team name no calendar run 24x7. A calendar
+    a policy or a team names cannot be removed (exit 4).
 
     Example: supportctl sla calendar clear
     """
@@ -141,9 +178,12 @@ def calendar_clear(ctx: typer.Context) -> None:
 
     app_ctx = app_context(ctx)
     with app_ctx.transaction() as session:
-        removed, done = changes.calendar_clear(session, app_ctx.now)
-    note("calendar removed: SLA clocks run 24x7" if removed else "no calendar was set: SLA clocks run 24x7")
-    _recomputed(done)
+        removed, done = changes.calendar_clear(session, app_ctx.now, name)
+    if name.strip() == "default":
+        note("calendar removed: SLA clocks run 24x7" if removed else "no calendar was set: SLA clocks run 24x7")
+    else:
+        note(f"calendar {name.strip()} removed")
+    recomputed(done)
 
 
 def breaches(
@@ -214,6 +254,6 @@ def _summary(counts: Counter, at_risk: bool) -> str:
     for (_, m, p), n in counts.items():
         by_metric[m] += n
         by_priority[p] += n
-    metrics = ", ".join(f"{m} {by_metric[m]}" for m in ("response", "resolution") if by_metric[m])
+    metrics = ", ".join(f"{m} {by_metric[m]}" for m in ("response", "resolution", "next_reply") if by_metric[m])
     priorities = ", ".join(f"{p} {by_priority[p]}" for p in reversed(Priority) if by_priority[p])
     return f"{head}: {metrics}; {priorities}"

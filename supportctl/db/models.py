@@ -99,6 +99,7 @@ class Team(Base):
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     created_at: Mapped[datetime] = _ts(False)
+    calendar: Mapped[str | None] = mapped_column(ForeignKey("sla_calendars.name"))
 
 
 class TeamMember(Base):
@@ -151,6 +152,11 @@ class Ticket(Base):
             postgresql_where=text("resolved_at IS NULL AND status NOT IN ('resolved', 'closed') "
                                   "AND (paused_at IS NULL OR resolution_due_at < paused_at)"),
         ),
+        Index(
+            "ix_tickets_next_reply_due_unmet",
+            "next_reply_due_at",
+            postgresql_where=text("next_reply_met_at IS NULL AND next_reply_due_at IS NOT NULL"),
+        ),
         Index("ix_tickets_created_at_id", "created_at", "id"),
         Index("ix_tickets_updated_at_id", "updated_at", "id"),
         Index("ix_tickets_assignee_id_status", "assignee_id", "status"),
@@ -171,6 +177,8 @@ class Ticket(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    # 1 is the default policy (migration 0007 makes it first; it is never removed).
+    sla_policy_id: Mapped[int] = mapped_column(ForeignKey("sla_policies.id"), index=True, server_default="1")
     escalated: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     escalation_level: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     last_escalated_at: Mapped[datetime | None] = _ts()
@@ -185,6 +193,12 @@ class Ticket(Base):
     paused_at: Mapped[datetime | None] = _ts()
     # Business time spent pending so far; resolution_due_at already includes it.
     paused_seconds: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # The running (or last) next-reply cycle: started by a customer's comment, met by an agent's.
+    next_reply_started_at: Mapped[datetime | None] = _ts()
+    next_reply_due_at: Mapped[datetime | None] = _ts()
+    next_reply_met_at: Mapped[datetime | None] = _ts()
+    # Business time the running cycle spent pending; next_reply_due_at already includes it.
+    next_reply_paused_seconds: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     # Only ever filtered on (list --search): deferred, so loading a ticket does not ship
     # its tsvector, which is as big as its text.
     search: Mapped[Any] = mapped_column(
@@ -228,31 +242,71 @@ class TicketEvent(Base):
     to_value: Mapped[Any | None] = mapped_column(JSONB)
 
 
-class SlaPolicy(Base):
-    """One row per priority: the response and resolution targets every host shares."""
-
-    __tablename__ = "sla_policies"
-    __table_args__ = (
-        CheckConstraint(sql_in("priority", Priority), name="priority"),
-        CheckConstraint("response_seconds > 0 AND resolution_seconds > 0", name="positive"),
-    )
-
-    priority: Mapped[str] = mapped_column(Text, primary_key=True)
-    response_seconds: Mapped[int] = mapped_column(Integer)
-    resolution_seconds: Mapped[int] = mapped_column(Integer)
-    updated_at: Mapped[datetime] = _ts(False, server_default=func.now())
+_SLUG_CHECK = "name ~ '^[a-z0-9][a-z0-9-]*$' AND length(name) <= 40"
+_NO_CONDITIONS = ("cardinality(tiers) = 0 AND cardinality(companies) = 0 AND cardinality(teams) = 0 "
+                  "AND cardinality(categories) = 0 AND cardinality(tags) = 0")
 
 
 class SlaCalendar(Base):
-    """The business-hours calendar, at most one row (id = 1); no row means 24x7."""
+    """A named business-hours calendar (docs/sla.md); `default` is the clock of every ticket
+    whose policy and team name none. No calendar at all means 24x7."""
 
-    __tablename__ = "sla_calendar"
-    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+    __tablename__ = "sla_calendars"
+    __table_args__ = (CheckConstraint(_SLUG_CHECK, name="name"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
     timezone: Mapped[str] = mapped_column(Text)
     hours: Mapped[str] = mapped_column(Text)
     holidays: Mapped[list[date]] = mapped_column(ARRAY(Date), server_default="{}")
+    updated_at: Mapped[datetime] = _ts(False, server_default=func.now())
+
+
+class SlaPolicy(Base):
+    """A named SLA policy: the first active one by position whose conditions all hold is a
+    ticket's; `default` (no position, no conditions) is matched last. A removed policy stays,
+    for the tickets it measured."""
+
+    __tablename__ = "sla_policies"
+    __table_args__ = (
+        CheckConstraint(_SLUG_CHECK, name="name"),
+        CheckConstraint("first_response IN ('any', 'reply')", name="first_response"),
+        CheckConstraint("position > 0", name="position_positive"),
+        CheckConstraint(f"(name = 'default') = (position IS NULL) AND (name <> 'default' OR ({_NO_CONDITIONS} "
+                        "AND active AND removed_at IS NULL))", name="default"),
+        Index("uq_sla_policies_name", "name", unique=True, postgresql_where=text("removed_at IS NULL")),
+        Index("uq_sla_policies_position", "position", unique=True, postgresql_where=text("removed_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    position: Mapped[int | None] = mapped_column(Integer)
+    tiers: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    companies: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    teams: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")  # slugs
+    categories: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    tags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    calendar: Mapped[str | None] = mapped_column(ForeignKey("sla_calendars.name"))
+    first_response: Mapped[str] = mapped_column(Text, server_default="any")
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    created_at: Mapped[datetime] = _ts(False)
+    updated_at: Mapped[datetime] = _ts(False)
+    removed_at: Mapped[datetime | None] = _ts()
+
+
+class SlaTarget(Base):
+    """A policy's targets for one priority."""
+
+    __tablename__ = "sla_targets"
+    __table_args__ = (
+        CheckConstraint(sql_in("priority", Priority), name="priority"),
+        CheckConstraint("response_seconds > 0 AND next_reply_seconds > 0 AND resolution_seconds > 0", name="positive"),
+    )
+
+    policy_id: Mapped[int] = mapped_column(ForeignKey("sla_policies.id"), primary_key=True)
+    priority: Mapped[str] = mapped_column(Text, primary_key=True)
+    response_seconds: Mapped[int] = mapped_column(Integer)
+    next_reply_seconds: Mapped[int] = mapped_column(Integer)
+    resolution_seconds: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = _ts(False, server_default=func.now())
 
 

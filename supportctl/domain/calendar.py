@@ -1,10 +1,14 @@
 """Business-hours calendars: when the SLA clock runs.
 
 Opening hours are local wall-clock times ("we open at 09:00 in Berlin"), but
-SLA arithmetic must count real elapsed time. So every local opening range is
-turned into a UTC interval (zoneinfo, ``fold=0``) and all counting happens in
-UTC. That is what makes DST days come out right: the spring-forward Sunday of
-``01:00-04:00`` is two real hours, the fall-back one four.
+SLA arithmetic must count real elapsed time. The rule (docs/sla.md, "Daylight
+saving"): a range is open while the wall clock shows a time inside it. So the
+spring-forward Sunday of ``01:00-04:00`` is two real hours and the fall-back one
+four; an edge inside a skipped hour takes effect when the clock jumps past it
+(``01:30-02:30`` on a day that skips 02:00-03:00 is open 01:30-02:00, half an
+hour), and a range that reaches into a repeated hour is open in both passes of
+it. Every range is turned into UTC intervals by that rule and all counting
+happens in UTC.
 
 The calendar walks day by day, never minute by minute: a due date costs one
 step per calendar day between start and due, whatever the target's size.
@@ -186,22 +190,25 @@ class BusinessCalendar:
         return instant.astimezone(self.zone).date()
 
     def _raw_day(self, day: date) -> list[Interval]:
-        """One local day's open ranges as sorted, merged UTC intervals."""
-        if day in self.holidays:
+        """One local day's open ranges as sorted, merged UTC intervals: the instants at which
+        the wall clock shows a time of `day` inside a range."""
+        if day in self.holidays or not self.hours[day.weekday()]:
             return []
-        zone = self.zone
+        # The wall clock is the instant plus the zone's offset, one offset on each side of
+        # the day's transition (if it has one): a range [S, E) of wall time is [S - o, E - o)
+        # of real time, for each offset o, kept to the part where o is in force.
+        pieces = _offsets(self.zone, day)
         raw = []
         for s, e in self.hours[day.weekday()]:
-            start = datetime.combine(day, s, zone).astimezone(UTC)
-            end_day = day + _ONE_DAY if e == MIDNIGHT else day
-            end = datetime.combine(end_day, e, zone).astimezone(UTC)
-            # A range inside a spring-forward gap maps to nothing (or to an
-            # inverted pair): it has no real time, so it counts none.
-            if end > start:
-                raw.append((start, end))
+            wall_start = datetime.combine(day, s, UTC)
+            wall_end = datetime.combine(day + _ONE_DAY if e == MIDNIGHT else day, e, UTC)
+            for offset, since, until in pieces:
+                lo, hi = max(wall_start - offset, since), min(wall_end - offset, until)
+                if hi > lo:
+                    raw.append((lo, hi))
         raw.sort()
         merged: list[Interval] = []
-        for s, e in raw:  # fold=0 can make a gap-end overlap the next range
+        for s, e in raw:  # ranges that touch, or meet across a repeated hour, are one interval
             if merged and s <= merged[-1][1]:
                 merged[-1] = (merged[-1][0], max(merged[-1][1], e))
             else:
@@ -228,6 +235,33 @@ class BusinessCalendar:
                     running = e
             yield day, out
             day += _ONE_DAY
+
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def _offsets(zone: ZoneInfo, day: date) -> list[tuple[timedelta, datetime, datetime]]:
+    """The zone's UTC offsets while its wall clock can show `day`: (offset, in force from, until),
+    one piece, or two around the day's transition.
+
+    Offsets lie within ±26 hours, so every instant whose wall time falls on `day` lies within
+    [day 00:00 - 26h, day 24:00 + 26h] UTC; a transition inside that window is found to the
+    second by bisection (no zone changes its offset twice within those 76 hours).
+    """
+    lo = datetime.combine(day, MIDNIGHT, UTC) - timedelta(hours=26)
+    hi = lo + timedelta(hours=76)
+    before, after = lo.astimezone(zone).utcoffset(), hi.astimezone(zone).utcoffset()
+    if before == after:
+        return [(before, _EARLIEST, _LATEST)]
+    while hi - lo > timedelta(seconds=1):  # the first second on the new offset
+        mid = lo + (hi - lo) / 2
+        mid = mid.replace(microsecond=0)
+        if mid.astimezone(zone).utcoffset() == before:
+            lo = mid
+        else:
+            hi = mid
+    return [(before, _EARLIEST, hi), (after, hi, _LATEST)]
 
 
 def _check_day(name: str, ranges: Iterable[Range]) -> tuple[Range, ...]:

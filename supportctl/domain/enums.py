@@ -53,6 +53,14 @@ class Metric(StrEnum):
 
     RESPONSE = "response"
     RESOLUTION = "resolution"
+    NEXT_REPLY = "next_reply"
+
+
+class FirstResponse(StrEnum):
+    """What meets a policy's response metric (docs/sla.md, "First response")."""
+
+    ANY = "any"  # an assignment, a public agent comment, or leaving open
+    REPLY = "reply"  # only a public agent comment, or resolving the ticket
 
 
 class Strategy(StrEnum):
@@ -88,6 +96,7 @@ class EventKind(StrEnum):
     SLA_BREACHED = "sla_breached"
     IMPORTED = "imported"
     TEAM_CHANGED = "team_changed"
+    SLA_POLICY_CHANGED = "sla_policy_changed"
 
 
 def values(enum: type[StrEnum]) -> list[str]:

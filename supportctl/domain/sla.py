@@ -92,16 +92,16 @@ def metric_state(met_at: datetime | None, due_at: datetime, now: datetime, pause
 
 
 def explain_due(
-    start: datetime, target: timedelta, calendar: BusinessCalendar | None
+    start: datetime, target: timedelta, calendar: BusinessCalendar | None, since: str = "created"
 ) -> list[str]:
     """Lines showing how a due time was reached, checkable by hand.
 
     One line per local day between start and due: the open time counted that
-    day and the running total, or why the day counted nothing.
+    day and the running total, or why the day counted nothing. `since` names the start.
     """
     due = add_target(start, target, calendar)
     if calendar is None:
-        return [f"created {iso_z(start)} + {format_duration(target)} (24x7) = {iso_z(due)}"]
+        return [f"{since} {iso_z(start)} + {format_duration(target)} (24x7) = {iso_z(due)}"]
 
     zone, tz = calendar.zone, calendar.timezone
     local_start = start.astimezone(zone)
@@ -110,7 +110,7 @@ def explain_due(
         by_day.setdefault(s.astimezone(zone).date(), []).append((s, e))
 
     lines = [
-        f"created {_day(local_start.date())} {_hm(local_start)} {tz}"
+        f"{since} {_day(local_start.date())} {_hm(local_start)} {tz}"
         f" + {format_target(target)} of business hours ({calendar.hours_text})"
     ]
     counted = timedelta(0)

@@ -27,7 +27,7 @@ class MetricExplanation(View):
     metric: str
     target: str
     target_seconds: int
-    paused_seconds: int  # added to the target before walking the calendar (resolution only)
+    paused_seconds: int  # added to the target before walking the calendar (resolution, next reply)
     due_at: UtcDatetime  # what the policy and calendar give today
     stored_due_at: UtcDatetime  # what the ticket carries (differs only for resolved tickets after a policy change)
     state: str
@@ -45,7 +45,10 @@ class Explanation(View):
     priority: str
     status: str
     created_at: UtcDatetime
+    policy: str  # the policy that measures the ticket
+    match: list[str]  # the policies tried, as today's policies and the ticket's facts have it
     clock: str
+    calendar: str | None  # the calendar's name
     timezone: str | None
     hours: str | None
     holidays: list[date]
@@ -53,3 +56,4 @@ class Explanation(View):
     paused_since: UtcDatetime | None
     response: MetricExplanation
     resolution: MetricExplanation
+    next_reply: MetricExplanation | None  # while a customer waits (or waited) for a reply

@@ -383,7 +383,7 @@ def test_queue_assign_help_says_how_it_batches_and_its_exit_codes(cli):
     text = " ".join(result.stdout.split())
     assert "batches of 200 tickets, each its own transaction" in text
     assert "FOR UPDATE SKIP LOCKED" in text
-    for code in ("0 every ticket it looked at was assigned", "4 at least one could not be assigned",
+    for code in ("0 every ticket it looked at was assigned", "4 at least one ticket of no team could not be assigned",
                  "5 database unreachable", "6 could not get its locks in time"):
         assert code in text
     assert "Example:" in text

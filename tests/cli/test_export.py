@@ -19,7 +19,7 @@ DEFAULT_COLUMNS = (
     "created_at,updated_at,first_response_at,resolved_at,response_due_at,resolution_due_at"
 )
 ALL_COLUMNS = (
-    "id,external_id,title,description,status,priority,category,tags,customer_email,assignee_email,escalated,"
+    "id,external_id,title,description,status,priority,category,tags,customer_email,assignee_email,team,sla_policy,escalated,"
     "escalation_level,created_at,updated_at,first_response_at,resolved_at,closed_at,response_due_at,resolution_due_at"
 )
 FORMULA = '=HYPERLINK("http://x","y")'

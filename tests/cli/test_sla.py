@@ -337,9 +337,10 @@ def test_explain_shows_the_arithmetic_with_closed_days_holidays_and_the_due_time
     result = cli(f"sla explain {ticket_id}", now="2026-11-24T08:00:00Z")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[:5] == [
+    assert lines[:6] == [
         f"ticket {ticket_id}: Cannot log in",
         "  high, open, created 2026-11-20T14:00:00Z",
+        "match: default (matched last): no conditions",
         "policy: high -> response 4h, resolution 24h",
         "calendar: Europe/Berlin, mon-fri 09:00-17:00; holidays: 2026-11-23",
         "pauses: never pending, no pause",

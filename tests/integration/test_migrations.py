@@ -41,10 +41,36 @@ def test_migrations_seed_the_default_sla_policy(new_database):
     engine = create_engine(new_database())
     with engine.connect() as conn:
         rows = conn.exec_driver_sql(
-            "SELECT priority, response_seconds / 3600, resolution_seconds / 3600 FROM sla_policies ORDER BY 2"
+            "SELECT p.name, p.position, t.priority, t.response_seconds / 3600, t.next_reply_seconds / 3600, "
+            "t.resolution_seconds / 3600 FROM sla_targets t JOIN sla_policies p ON p.id = t.policy_id ORDER BY 4"
         ).all()
     engine.dispose()
-    assert [tuple(r) for r in rows] == [("critical", 1, 8), ("high", 4, 24), ("medium", 24, 72), ("low", 72, 168)]
+    # One policy, `default`, with no position; next reply starts equal to response.
+    assert [tuple(r) for r in rows] == [("default", None, "critical", 1, 1, 8), ("default", None, "high", 4, 4, 24),
+                                        ("default", None, "medium", 24, 24, 72), ("default", None, "low", 72, 72, 168)]
+
+
+def test_0007_keeps_a_changed_policy_and_calendar_as_the_default_ones(new_database):
+    engine = create_engine(new_database(migrated=False))
+    with engine.begin() as conn:
+        migrate.upgrade(conn, "0006")
+        conn.exec_driver_sql("UPDATE sla_policies SET response_seconds = 1800 WHERE priority = 'critical'")
+        conn.exec_driver_sql("INSERT INTO sla_calendar (id, timezone, hours) VALUES (1, 'Europe/Berlin', "
+                             "'mon-fri 09:00-17:00')")
+        migrate.upgrade(conn, "0007")
+    with engine.connect() as conn:
+        critical = conn.exec_driver_sql("SELECT response_seconds, next_reply_seconds FROM sla_targets "
+                                        "WHERE priority = 'critical'").one()
+        calendar = conn.exec_driver_sql("SELECT name, timezone FROM sla_calendars").all()
+    with engine.begin() as conn:
+        migrate.downgrade(conn, "0006")
+    with engine.connect() as conn:
+        back = conn.exec_driver_sql("SELECT response_seconds FROM sla_policies WHERE priority = 'critical'").scalar()
+        old_calendar = conn.exec_driver_sql("SELECT timezone FROM sla_calendar").scalar()
+    engine.dispose()
+    assert tuple(critical) == (1800, 1800)
+    assert [tuple(r) for r in calendar] == [("default", "Europe/Berlin")]
+    assert (back, old_calendar) == (1800, "Europe/Berlin")
 
 
 @pytest.mark.slow

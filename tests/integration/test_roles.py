@@ -343,7 +343,7 @@ def test_the_admin_changes_policy_calendar_and_agents(login, seeded, engine):
         result = admin(args)
         assert result.exit_code == 0, (args, result.stderr)
     with engine.connect() as conn:
-        assert conn.scalar(text("SELECT response_seconds FROM sla_policies WHERE priority = 'high'")) == 7200
+        assert conn.scalar(text("SELECT response_seconds FROM sla_targets WHERE priority = 'high'")) == 7200
 
 
 @pytest.mark.parametrize("group", ["supportctl_agent", "supportctl_admin"])

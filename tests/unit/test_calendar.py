@@ -23,9 +23,9 @@ def office(hours: str = "mon-fri 09:00-17:00", holidays=()) -> BusinessCalendar:
     return BusinessCalendar.parse("Europe/Berlin", hours, holidays)
 
 
-def local_day(cal: BusinessCalendar, day: date) -> timedelta:
-    """Open time of one whole local day."""
-    midnight = datetime.combine(day, time(0), BERLIN)
+def local_day(cal: BusinessCalendar, day: date, tz: str | None = None) -> timedelta:
+    """Open time of one whole local day (in Berlin, or `tz`)."""
+    midnight = datetime.combine(day, time(0), ZoneInfo(tz) if tz else BERLIN)
     # Aware + timedelta is wall-clock arithmetic: the next local midnight.
     return cal.open_time_between(midnight, midnight + timedelta(days=1))
 
@@ -227,7 +227,7 @@ def test_ranges_in_the_spring_gap_neither_crash_nor_double_count():
     assert local_day(gap_only, date(2026, 3, 29)) == timedelta(0)
     assert local_day(gap_only, date(2026, 10, 25)) == 2 * H
     split = office("mon-sun 01:00-02:30,03:00-05:00")
-    # fold=0 puts 02:30 at 03:30 CEST, overlapping 03:00-05:00: real time 01:00 CET-05:00 CEST.
+    # The clock jumps from 02:00 CET to 03:00 CEST, past the 02:30 edge: 01:00-02:00 CET, then 03:00-05:00 CEST.
     assert local_day(split, date(2026, 3, 29)) == 3 * H
     start_in_gap = berlin(2026, 3, 29, 2, 30)  # does not exist; must not crash
     assert split.open_time_between(start_in_gap, split.add(start_in_gap, H)) == H
@@ -350,3 +350,81 @@ def test_add_and_open_time_agree_for_arbitrary_hours_and_zones(hours, tz, start,
     due = cal.add(start, a)
     assert cal.open_time_between(start, due) == a
     assert cal.add(due, b) == cal.add(start, a + b)
+
+
+# ------------------------------------------------- the wall-clock rule at DST edges
+
+
+def test_an_edge_inside_a_skipped_hour_takes_effect_when_the_clock_jumps_past_it():
+    # New York, Sun 8 Mar 2026: 02:00 EST jumps to 03:00 EDT (07:00Z). Of 01:30-02:30 the wall
+    # clock shows 01:30-02:00 only (06:30Z-07:00Z), then 03:30-04:00 EDT is 07:30Z-08:00Z:
+    # an hour of critical response from 06:00Z ends at 08:00Z.
+    cal = BusinessCalendar.parse("America/New_York", "sun 01:30-02:30,03:30-04:00; mon-fri 09:00-17:00")
+    start = datetime(2026, 3, 8, 6, 0, tzinfo=UTC)
+    assert cal.add(start, H) == datetime(2026, 3, 8, 8, 0, tzinfo=UTC)
+    assert list(cal.open_intervals(start, start + 4 * H)) == [
+        (datetime(2026, 3, 8, 6, 30, tzinfo=UTC), datetime(2026, 3, 8, 7, 0, tzinfo=UTC)),
+        (datetime(2026, 3, 8, 7, 30, tzinfo=UTC), datetime(2026, 3, 8, 8, 0, tzinfo=UTC)),
+    ]
+
+
+def test_a_range_in_a_repeated_hour_is_open_in_both_passes():
+    # New York, Sun 1 Nov 2026: 02:00 EDT falls back to 01:00 EST (06:00Z), so 01:00-02:00 is
+    # shown twice. 01:15-01:45 is open 05:15Z-05:45Z (EDT) and 06:15Z-06:45Z (EST): an hour.
+    cal = BusinessCalendar.parse("America/New_York", "sun 01:15-01:45")
+    day = list(cal.open_intervals(datetime(2026, 11, 1, 0, tzinfo=UTC), datetime(2026, 11, 2, 0, tzinfo=UTC)))
+    assert day == [(datetime(2026, 11, 1, 5, 15, tzinfo=UTC), datetime(2026, 11, 1, 5, 45, tzinfo=UTC)),
+                   (datetime(2026, 11, 1, 6, 15, tzinfo=UTC), datetime(2026, 11, 1, 6, 45, tzinfo=UTC))]
+    # 01:30-03:00: 01:30-02:00 EDT (30m), then 01:30 EST-03:00 EST (1h30): two hours.
+    assert local_day(BusinessCalendar.parse("America/New_York", "sun 01:30-03:00"), date(2026, 11, 1),
+                     "America/New_York") == 2 * H
+
+
+def _wall_clock_minutes(cal: BusinessCalendar, a: datetime, b: datetime) -> int:
+    """Open minutes in [a, b), counted one real minute at a time by reading the wall clock."""
+    zone, count, x = ZoneInfo(cal.timezone), 0, a
+    while x < b:
+        local = x.astimezone(zone)
+        wall = local.hour * 60 + local.minute
+        if local.date() not in cal.holidays:
+            for s, e in cal.hours[local.weekday()]:
+                if s.hour * 60 + s.minute <= wall < (e.hour * 60 + e.minute or 1440):
+                    count += 1
+                    break
+        x += timedelta(minutes=1)
+    return count
+
+
+# Transitions of five zones in 2026: New York, Berlin, Lord Howe (a 30-minute shift), Chatham
+# (+12:45/+13:45, at 02:45 local) and Santiago (which falls back from 24:00 to 23:00).
+_TRANSITIONS = {
+    "America/New_York": [datetime(2026, 3, 8, 7, tzinfo=UTC), datetime(2026, 11, 1, 6, tzinfo=UTC)],
+    "Europe/Berlin": [datetime(2026, 3, 29, 1, tzinfo=UTC), datetime(2026, 10, 25, 1, tzinfo=UTC)],
+    "Australia/Lord_Howe": [datetime(2026, 4, 4, 15, tzinfo=UTC), datetime(2026, 10, 3, 15, 30, tzinfo=UTC)],
+    "Pacific/Chatham": [datetime(2026, 4, 4, 14, tzinfo=UTC), datetime(2026, 9, 26, 14, tzinfo=UTC)],
+    "America/Santiago": [datetime(2026, 4, 5, 3, tzinfo=UTC), datetime(2026, 9, 6, 4, tzinfo=UTC)],
+}
+
+
+@st.composite
+def minute_hours(draw):
+    """Up to three ranges a day on whole minutes, so edges fall inside skipped and repeated hours."""
+    week = []
+    for _ in range(7):
+        marks = sorted(draw(st.sets(st.integers(0, 1440), max_size=6)))
+        week.append(tuple((time(s // 60, s % 60), time(e // 60 % 24, e % 60)) for s, e in zip(marks[::2], marks[1::2])))
+    assume(any(week))
+    return tuple(week)
+
+
+@given(minute_hours(), st.sampled_from(sorted(_TRANSITIONS)), st.data())
+def test_open_time_across_any_zones_transition_equals_the_wall_clock_counted_minute_by_minute(hours, tz, data):
+    cal = BusinessCalendar(tz, hours, frozenset())
+    around = data.draw(st.sampled_from(_TRANSITIONS[tz]))
+    a = around + timedelta(minutes=data.draw(st.integers(-36 * 60, 12 * 60)))
+    b = a + timedelta(minutes=data.draw(st.integers(0, 48 * 60)))
+    counted = _wall_clock_minutes(cal, a, b)
+    assert cal.open_time_between(a, b) == timedelta(minutes=counted)
+    if counted:  # and the walk agrees: that much open time from a ends at the last counted minute's end
+        due = cal.add(a, timedelta(minutes=counted))
+        assert due <= b and _wall_clock_minutes(cal, a, due) == counted

@@ -10,7 +10,7 @@ made members of one of them (docs/operations.md shows how, and the matrix below)
                        the delivery columns of the outbox (never recipient or data), only
                        the round-robin cursor of agents.
     supportctl_admin   what the agent does, plus agents (and their absence), teams, their
-                       members and routes, the SLA policy and calendar.
+                       members and routes, the SLA policies, their targets and the calendars.
 
 Grants are made on supportctl's own tables, by name: a table someone else adds to the
 schema is readable by nobody here, and no default privileges reach future tables (a
@@ -36,7 +36,8 @@ ROLES = (READER, AGENT, ADMIN)
 _TICKET_CHANGES = (
     "title", "status", "priority", "category", "tags", "assignee_id", "escalated", "escalation_level",
     "last_escalated_at", "updated_at", "first_response_at", "resolved_at", "closed_at", "response_due_at",
-    "resolution_due_at", "paused_at", "paused_seconds", "team_id",
+    "resolution_due_at", "paused_at", "paused_seconds", "team_id", "sla_policy_id", "next_reply_started_at",
+    "next_reply_due_at", "next_reply_met_at", "next_reply_paused_seconds",
 )
 _DELIVERY = ("status", "attempts", "last_error", "next_attempt_at", "sent_at")  # notify send's record
 _CURSOR = ("last_assigned_at", "assignment_seq")
@@ -51,7 +52,10 @@ MATRIX: dict[str, dict[str, tuple[Privilege, ...]]] = {
         ADMIN: ("SELECT", "INSERT",
                 ("UPDATE", ("name", "role", "capacity", "active", "away_until", "away_reason", *_CURSOR))),
     },
-    "teams": {READER: ("SELECT",), AGENT: ("SELECT",), ADMIN: ("SELECT", "INSERT", ("UPDATE", ("name", "lead_id", "active")))},
+    "teams": {
+        READER: ("SELECT",), AGENT: ("SELECT",),
+        ADMIN: ("SELECT", "INSERT", ("UPDATE", ("name", "lead_id", "active", "calendar"))),
+    },
     # Assignment moves a member's cursor in the team; only the admin changes who is a member.
     "team_members": {
         READER: ("SELECT",), AGENT: ("SELECT", ("UPDATE", _CURSOR)), ADMIN: ("SELECT", "INSERT", "DELETE", ("UPDATE", _CURSOR)),
@@ -69,11 +73,17 @@ MATRIX: dict[str, dict[str, tuple[Privilege, ...]]] = {
     },
     "sla_policies": {
         READER: ("SELECT",), AGENT: ("SELECT",),
-        ADMIN: ("SELECT", "INSERT", ("UPDATE", ("priority", "response_seconds", "resolution_seconds", "updated_at"))),
+        ADMIN: ("SELECT", "INSERT", ("UPDATE", ("position", "tiers", "companies", "teams", "categories", "tags",
+                                                "calendar", "first_response", "active", "updated_at", "removed_at"))),
     },
-    "sla_calendar": {
+    "sla_targets": {
         READER: ("SELECT",), AGENT: ("SELECT",),
-        ADMIN: ("SELECT", "INSERT", "DELETE", ("UPDATE", ("id", "timezone", "hours", "holidays", "updated_at"))),
+        ADMIN: ("SELECT", "INSERT", ("UPDATE", ("response_seconds", "next_reply_seconds", "resolution_seconds",
+                                                "updated_at"))),
+    },
+    "sla_calendars": {
+        READER: ("SELECT",), AGENT: ("SELECT",),
+        ADMIN: ("SELECT", "INSERT", "DELETE", ("UPDATE", ("timezone", "hours", "holidays", "updated_at"))),
     },
     "alembic_version": {READER: ("SELECT",), AGENT: ("SELECT",), ADMIN: ("SELECT",)},
 }

@@ -127,7 +127,7 @@ _COLUMNS = (("ticket_id", "bigint"), ("agent_id", "bigint"), ("seq", "bigint"), 
 
 def hand_over(cursor: Any, now: datetime, actor: str, handovers: list[Handover]) -> list[Assignment]:
     """Give each ticket to its agent in one statement: the assignee (the first response, if none
-    yet), the agents' cursors, an `assigned` event each, and the agent's ticket_assigned mail."""
+    yet and the ticket's policy counts assignments), the agents' cursors, an `assigned` event each, and the agent's ticket_assigned mail."""
     if not handovers:
         return []
     batch, params = unnest("u", _COLUMNS, [
@@ -141,10 +141,12 @@ def hand_over(cursor: Any, now: datetime, actor: str, handovers: list[Handover])
 
 _HAND_OVER = """
 WITH u AS (SELECT * FROM {batch}),
-moved AS (
-    UPDATE tickets t SET assignee_id = u.agent_id, first_response_at = coalesce(t.first_response_at, %(now)s),
-                         updated_at = %(now)s
-    FROM u WHERE t.id = u.ticket_id
+moved AS (  -- an assignment is the first response, unless the ticket's policy counts only replies
+    UPDATE tickets t SET assignee_id = u.agent_id, updated_at = %(now)s,
+                         first_response_at = CASE WHEN p.first_response = 'any'
+                                                  THEN coalesce(t.first_response_at, %(now)s)
+                                                  ELSE t.first_response_at END
+    FROM u, sla_policies p WHERE t.id = u.ticket_id AND p.id = t.sla_policy_id
     RETURNING t.id, t.title, t.priority, t.status, t.response_due_at, t.resolution_due_at
 ),
 turns AS (

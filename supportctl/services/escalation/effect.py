@@ -3,8 +3,8 @@ or a batch: the priority one level up (unless critical), `escalated`, the level 
 dates of the new priority, an `escalated` event, and the ticket_escalated mail to every
 active lead and the (active) assignee.
 
-The due dates are the policy's (sla/policy.py, a business-hours walk included), computed
-in Python per ticket; the rest is set-based SQL over arrays (db/bulk.py), so `ticket
+The due dates are the ticket's clock's (its policy on its calendar, sla/policy.py, a
+business-hours walk included), computed in Python per ticket; the rest is set-based SQL over arrays (db/bulk.py), so `ticket
 escalate` and a 2000-ticket batch of `queue escalate` share one path.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 from supportctl.db.bulk import unnest
 from supportctl.domain.enums import Priority, Role
 from supportctl.domain.timestamps import iso_z
-from supportctl.services.sla.policy import Policy
+from supportctl.services.sla.policy import Clock
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class Escalation:
     reassigned_to: str | None = None
     response_due_at: datetime | None = None
     resolution_due_at: datetime | None = None
+    next_reply_due_at: datetime | None = None  # of a running next-reply cycle
 
     def row(self) -> dict:
         return {"id": self.id, "title": self.title, "previous_priority": self.previous_priority,
@@ -44,13 +45,17 @@ class Escalation:
         return replace(self, reassigned_to=email)
 
 
-def plan(ticket: Any, policy: Policy, metric: str, reason: str) -> Escalation:
+def plan(ticket: Any, clock: Clock, metric: str, reason: str) -> Escalation:
     """The escalation of `ticket` (anything with id, title, priority, escalation_level,
-    created_at, paused_seconds), not yet written."""
+    created_at, paused_seconds and the next_reply_* fields) on its clock, not yet written."""
     priority = Priority(ticket.priority).raised().value
-    response_due, resolution_due = policy.due_dates(ticket.created_at, priority, ticket.paused_seconds or 0)
+    response_due, resolution_due = clock.due_dates(ticket.created_at, priority, ticket.paused_seconds or 0)
+    reply_due = None
+    if ticket.next_reply_started_at is not None and ticket.next_reply_met_at is None:
+        reply_due = clock.next_reply_due(ticket.next_reply_started_at, priority, ticket.next_reply_paused_seconds or 0)
     return Escalation(ticket.id, ticket.title, ticket.priority, priority, ticket.escalation_level + 1, metric,
-                      reason, response_due_at=response_due, resolution_due_at=resolution_due)
+                      reason, response_due_at=response_due, resolution_due_at=resolution_due,
+                      next_reply_due_at=reply_due)
 
 
 def breach_reason(metric: str, due: datetime) -> str:
@@ -58,7 +63,8 @@ def breach_reason(metric: str, due: datetime) -> str:
 
 
 _COLUMNS = (("id", "bigint"), ("previous_priority", "text"), ("priority", "text"), ("level", "integer"),
-            ("metric", "text"), ("reason", "text"), ("response_due", "timestamptz"), ("resolution_due", "timestamptz"))
+            ("metric", "text"), ("reason", "text"), ("response_due", "timestamptz"), ("resolution_due", "timestamptz"),
+            ("reply_due", "timestamptz"))
 
 
 def apply(cursor: Any, now: datetime, actor: str, escalations: list[Escalation]) -> None:
@@ -67,7 +73,7 @@ def apply(cursor: Any, now: datetime, actor: str, escalations: list[Escalation])
         return
     batch, params = unnest("e", _COLUMNS, [
         (e.id, e.previous_priority, e.priority, e.escalation_level, e.metric, e.reason, e.response_due_at,
-         e.resolution_due_at) for e in escalations
+         e.resolution_due_at, e.next_reply_due_at) for e in escalations
     ])
     cursor.execute(_APPLY.format(batch=batch), {**params, "now": now, "actor": actor, "lead": Role.LEAD.value})
 
@@ -77,6 +83,7 @@ WITH e AS (SELECT * FROM {batch}),
 changed AS (
     UPDATE tickets t SET priority = e.priority, escalation_level = e.level, response_due_at = e.response_due,
                          resolution_due_at = e.resolution_due, escalated = true, last_escalated_at = %(now)s,
+                         next_reply_due_at = coalesce(e.reply_due, t.next_reply_due_at),
                          updated_at = %(now)s
     FROM e WHERE t.id = e.id
 ),

@@ -12,14 +12,14 @@ from supportctl.errors import Refused
 from supportctl.services import lookup
 from supportctl.services.escalation import effect
 from supportctl.services.escalation.effect import Escalation
-from supportctl.services.sla.policy import Policy
+from supportctl.services.sla.policy import Book
 
 
 def escalate_one(session: Session, now: datetime, actor: str, ticket_id: int, reason: str | None = None) -> Escalation:
     ticket = lookup.ticket(session, ticket_id, lock=True)
     if ticket.status in DONE:
         raise Refused(f"ticket {ticket.id} is {ticket.status}; reopen it before escalating")
-    done = effect.plan(ticket, Policy.load(session), "manual", (reason or "").strip() or "manual escalation")
+    done = effect.plan(ticket, Book.load(session).clock_of(ticket), "manual", (reason or "").strip() or "manual escalation")
     effect.apply(cursor_of(session), now, actor, [done])
     session.expire_all()  # the row changed underneath the identity map
     return done

@@ -24,28 +24,33 @@ from supportctl.services.assignment.pool import Handover, hand_over, lock_pool, 
 from supportctl.services.escalation import effect
 from supportctl.services.escalation.effect import Escalation
 from supportctl.services.sla import rules
-from supportctl.services.sla.policy import Policy
+from supportctl.services.sla.policy import Book
 from supportctl.services.tickets.filters import TicketFilter, where
 
 BATCH_SIZE = 2000
-_FIELDS = ("id", "title", "priority", "escalation_level", "created_at", "paused_seconds", "metric", "due_at")
+_FIELDS = ("id", "title", "priority", "escalation_level", "created_at", "paused_seconds", "sla_policy_id", "team_id",
+           "next_reply_started_at", "next_reply_met_at", "next_reply_paused_seconds", "metric", "due_at")
 
 
 def claim_batch(cursor: Any, now: datetime, size: int, scope: TicketFilter = TicketFilter()) -> list[SimpleNamespace]:
     """Lock up to `size` tickets due for escalation that no other run holds; most overdue first.
 
-    The re-escalation interval is read from sla_policies in the same statement: the policy
-    the batch escalates by is read only after its rows are locked (see escalate_batch).
+    The re-escalation interval is read from the ticket's policy targets in the same statement:
+    the policies the batch escalates by are read only after its rows are locked (see
+    escalate_batch). The metric named is the first breached of response, resolution, next reply.
     """
     response = rules.response_breached("%(now)s")
+    resolution = rules.resolution_breached("%(now)s")
     clause, params = where(cursor, scope, now)
     cursor.execute(
-        f"SELECT t.id, t.title, t.priority, t.escalation_level, t.created_at, t.paused_seconds, "
-        f"CASE WHEN {response} THEN 'response' ELSE 'resolution' END AS metric, "
-        f"CASE WHEN {response} THEN t.response_due_at ELSE t.resolution_due_at END AS due_at "
-        f"FROM tickets t JOIN sla_policies p ON p.priority = t.priority "
+        f"SELECT t.id, t.title, t.priority, t.escalation_level, t.created_at, t.paused_seconds, t.sla_policy_id, "
+        f"t.team_id, t.next_reply_started_at, t.next_reply_met_at, t.next_reply_paused_seconds, "
+        f"CASE WHEN {response} THEN 'response' WHEN {resolution} THEN 'resolution' ELSE 'next_reply' END AS metric, "
+        f"CASE WHEN {response} THEN t.response_due_at WHEN {resolution} THEN t.resolution_due_at "
+        f"ELSE t.next_reply_due_at END AS due_at "
+        f"FROM tickets t JOIN sla_targets st ON st.policy_id = t.sla_policy_id AND st.priority = t.priority "
         f"WHERE t.status <> ALL(%(done)s) AND {rules.breached('%(now)s')} {clause.replace('WHERE', 'AND', 1)} "
-        f"AND (t.last_escalated_at IS NULL OR t.last_escalated_at + make_interval(secs => p.response_seconds) "
+        f"AND (t.last_escalated_at IS NULL OR t.last_escalated_at + make_interval(secs => st.response_seconds) "
         f"<= %(now)s) ORDER BY due_at, t.id LIMIT %(size)s FOR UPDATE OF t SKIP LOCKED",
         {**params, "now": now, "done": DONE, "size": size},
     )
@@ -60,8 +65,8 @@ def escalate_batch(cursor: Any, now: datetime, actor: str, size: int = BATCH_SIZ
         return []
     # After the claim: its row locks hold off `sla set` and `sla calendar` (they lock tickets
     # EXCLUSIVE), so the policy read now is the one in force until this batch commits.
-    policy = Policy.read(cursor)
-    done = [effect.plan(t, policy, t.metric, effect.breach_reason(t.metric, t.due_at)) for t in claimed]
+    book = Book.read(cursor)
+    done = [effect.plan(t, book.clock_of(t), t.metric, effect.breach_reason(t.metric, t.due_at)) for t in claimed]
     if reassign:
         done = _give_critical_to_seniors(cursor, now, actor, done)
     effect.apply(cursor, now, actor, done)

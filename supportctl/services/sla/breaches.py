@@ -1,10 +1,10 @@
 """The SLA breach report: one row per (ticket, metric) that is breached, or at risk.
 
-One set-based query, a UNION ALL of the two metrics. Each branch is the shared
+One set-based query, a UNION ALL of the three metrics. Each branch is the shared
 definition of "breached" (sla/rules.py), asked at ``now + window``: "breached at now +
 window" is exactly "breached now, or due within the window". Each branch's WHERE implies
 the predicate of its partial index (ix_tickets_response_due_unmet,
-ix_tickets_resolution_due_unmet), so the report is an index range scan on due time however
+ix_tickets_resolution_due_unmet, ix_tickets_next_reply_due_unmet), so the report is an index range scan on due time however
 large the table grows. Overdue seconds are computed in SQL; the rows are streamed.
 """
 
@@ -29,8 +29,10 @@ COLUMNS = (
     Column("assignee_email", "b.assignee_email"), Column("metric", "b.metric"), Column("state", "b.state"),
     Column("due_at", "b.due_at", Kind.TIME), Column("overdue_seconds", "b.overdue_seconds", Kind.NUMBER),
 )
-_DUE = {Metric.RESPONSE: "t.response_due_at", Metric.RESOLUTION: "t.resolution_due_at"}
-_BREACHED = {Metric.RESPONSE: rules.response_breached, Metric.RESOLUTION: rules.resolution_breached}
+_DUE = {Metric.RESPONSE: "t.response_due_at", Metric.RESOLUTION: "t.resolution_due_at",
+        Metric.NEXT_REPLY: "t.next_reply_due_at"}
+_BREACHED = {Metric.RESPONSE: rules.response_breached, Metric.RESOLUTION: rules.resolution_breached,
+             Metric.NEXT_REPLY: rules.next_reply_breached}
 
 
 def at_risk_window(text: str | None) -> timedelta | None:
@@ -58,8 +60,8 @@ def query(cursor: Any, now: datetime, *, at_risk: str | None = None, metric: str
     window = at_risk_window(at_risk)
     chosen = validation.choice(Metric, metric, "--metric") if metric is not None else None
     levels = tuple(sorted({validation.choice(Priority, p, "--priority").value for p in priorities}))
-    clause, params = where(cursor, TicketFilter(priorities=levels, assignee=assignee, team=team,
-                                                        no_team=no_team), now)
+    scope = TicketFilter(priorities=levels, assignee=assignee, team=team, no_team=no_team)
+    clause, params = where(cursor, scope, now)
     conditions = " AND " + clause.removeprefix("WHERE ") if clause else ""
     params["until"] = now + window if window else now
     branches = " UNION ALL ".join(_branch(m, conditions) for m in Metric if chosen in (None, m))

@@ -2,7 +2,8 @@
 
 One definition shared by the breach report, `ticket list --breached` and `queue
 escalate`, written so that each predicate implies the partial index it is served by
-(ix_tickets_response_due_unmet, ix_tickets_resolution_due_unmet). `at` is the SQL of
+(ix_tickets_response_due_unmet, ix_tickets_resolution_due_unmet,
+ix_tickets_next_reply_due_unmet). `at` is the SQL of
 the instant (a placeholder such as %(now)s); the ticket is `t`.
 """
 
@@ -24,6 +25,12 @@ def resolution_breached(at: str) -> str:
             " AND (t.paused_at IS NULL OR t.resolution_due_at < t.paused_at))")
 
 
+def next_reply_breached(at: str) -> str:
+    # A running cycle; like resolution it stands still while pending (and none runs once done).
+    return (f"(t.next_reply_met_at IS NULL AND t.next_reply_due_at IS NOT NULL AND t.next_reply_due_at < {at} "
+            f"AND t.status NOT IN ({_DONE}) AND (t.paused_at IS NULL OR t.next_reply_due_at < t.paused_at))")
+
+
 def breached(at: str) -> str:
-    """Either metric."""
-    return f"({response_breached(at)} OR {resolution_breached(at)})"
+    """Any metric."""
+    return f"({response_breached(at)} OR {resolution_breached(at)} OR {next_reply_breached(at)})"

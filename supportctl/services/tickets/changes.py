@@ -12,15 +12,15 @@ from datetime import datetime
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from supportctl.db.models import Comment, Team, Ticket
+from supportctl.db.models import Comment, Ticket
 from supportctl.domain import lifecycle
 from supportctl.domain.enums import EventKind, Priority, Status
 from supportctl.errors import InvalidInput, NotFound, Refused
 from supportctl.services import lookup, validation
 from supportctl.services.notify import outbox
 from supportctl.services.people import customers
-from supportctl.services.sla.policy import Policy
-from supportctl.services.tickets import history, moving
+from supportctl.services.sla.policy import Book
+from supportctl.services.tickets import history, measuring, moving
 
 MAX_TAG_LENGTH = 64
 MAX_TITLE = 1000  # characters
@@ -93,7 +93,8 @@ def create(
     external_id: str | None = None,
     team: str | None = None,
 ) -> Created:
-    """A new ticket, in `team` (a slug) or the team its routes give; its id."""
+    """A new ticket, in `team` (a slug) or the team its routes give, measured by the SLA policy
+    its customer, team, category and tags match; its id."""
     title = title_text(title)
     description = description_text(description)
     level = validation.choice(Priority, priority, "priority")
@@ -123,39 +124,44 @@ def create(
         created_at=now,
         updated_at=now,
     )
-    policy = Policy.load(session)
-    policy.set_due_dates(ticket)
+    book = Book.load(session)
+    policy = measuring.measure_new(book, ticket)
     session.add(ticket)
     session.flush()
-    created_as = {"title": title, "status": ticket.status, "priority": ticket.priority, "customer_email": customer.email}
+    created_as = {"title": title, "status": ticket.status, "priority": ticket.priority, "customer_email": customer.email,
+                  "sla_policy": policy.name}
     if team_id is not None:  # routing writes no team_changed: the created event carries the team
-        created_as["team"] = chosen_team.slug if chosen_team else session.get(Team, team_id).slug
+        created_as["team"] = book.teams[team_id][0]
     history.record(session, ticket, now, actor, EventKind.CREATED, to_value=created_as)
     session.flush()
     return Created(ticket.id, customer.email if created else None)
 
 
 def mark_first_response(ticket: Ticket, now: datetime) -> None:
-    """Assignment, a public agent comment or leaving `open`: whichever comes first (§3)."""
+    """The response is met, if it was not yet (docs/sla.md, "First response")."""
     if ticket.first_response_at is None:
         ticket.first_response_at = now
 
 
-def change_status(session: Session, ticket: Ticket, target: Status, now: datetime, actor: str, policy: Policy) -> None:
+def change_status(session: Session, ticket: Ticket, target: Status, now: datetime, actor: str, book: Book) -> None:
     current = Status(ticket.status)
     if not lifecycle.can_move(current, target):
         allowed = ", ".join(lifecycle.allowed_from(current)) or "nothing: closed is final"
         raise Refused(f"ticket {ticket.id} cannot move from {current} to {target} (allowed: {allowed})")
-    if current is Status.OPEN:
+    clock = book.clock_of(ticket)
+    if current is Status.OPEN and clock.any_response:
         mark_first_response(ticket, now)
     if current is Status.PENDING and ticket.paused_at is not None:
-        # The resolution clock restarts: push its due time by the paused (business) time.
-        paused = policy.elapsed(ticket.paused_at, now)
-        ticket.paused_seconds += int(paused.total_seconds())
+        # The clocks restart: push the due times by the paused (business) time.
+        measuring.resumed(clock, ticket, now)
+        ticket.paused_seconds += int(clock.elapsed(ticket.paused_at, now).total_seconds())
         ticket.paused_at = None
-        policy.set_due_dates(ticket)
+        clock.set_due_dates(ticket)
     if target is Status.PENDING:
         ticket.paused_at = now
+    if target.is_done:
+        mark_first_response(ticket, now)  # resolving answers the customer, whatever the policy counts
+        measuring.agent_replied(ticket, now)
     if target.is_done and ticket.resolved_at is None:
         ticket.resolved_at = now
     if target is Status.CLOSED:
@@ -194,7 +200,8 @@ def update(
     adding, removing = tags(add_tags), tags(remove_tags)
     new_team = moving.given_team(session, team) if team is not None else None
     ticket = lookup.ticket(session, ticket_id, lock=True)
-    policy = Policy.load(session)
+    book = Book.load(session)
+    measured = (ticket.team_id, ticket.category, list(ticket.tags), ticket.priority)
     notes: list[str] = []
     changes_fields = level or new_title or category is not None or adding or removing or new_team or no_team
     if ticket.status == Status.CLOSED.value and changes_fields:
@@ -205,11 +212,10 @@ def update(
         if target.value == ticket.status:
             notes.append(f"ticket {ticket.id} is already {target}")
         else:
-            change_status(session, ticket, target, now, actor, policy)
+            change_status(session, ticket, target, now, actor, book)
     if level is not None and level.value != ticket.priority:
         history.record(session, ticket, now, actor, EventKind.PRIORITY_CHANGED, ticket.priority, level.value)
         ticket.priority = level.value
-        policy.set_due_dates(ticket)
     fields = {"title": new_title} if new_title is not None else {}
     if category is not None:
         fields["category"] = _category(category)  # an empty --category clears it
@@ -221,6 +227,11 @@ def update(
     if new_tags != list(ticket.tags):
         history.record(session, ticket, now, actor, EventKind.UPDATED, {"tags": list(ticket.tags)}, {"tags": new_tags})
         ticket.tags = new_tags
+    if (ticket.team_id, ticket.category, list(ticket.tags), ticket.priority) != measured:
+        if Status(ticket.status).is_done:  # measured and done: only a new priority moves its due dates
+            book.clock_of(ticket).set_due_dates(ticket)
+        else:
+            measuring.remeasure(session, now, actor, ticket, book)
     session.flush()
     return notes
 
@@ -235,13 +246,17 @@ def comment(
     author: str | None = None,
     internal: bool = False,
 ) -> int:
-    """Add a comment; returns its id."""
+    """Add a comment; returns its id.
+
+    A public agent comment meets the response and a running next-reply cycle; a public comment
+    by the ticket's customer starts one (after the first response), and on a resolved ticket
+    reopens it first (docs/sla.md, "Next reply")."""
     body = validation.non_empty(body, "comment body")
     _within_limit(body, "comment body")
     ticket = lookup.ticket(session, ticket_id, lock=True)
     if ticket.status == Status.CLOSED.value:
         raise Refused(f"ticket {ticket.id} is closed; reopen is not possible, open a new ticket")
-    address, kind = _author(session, author or actor, explicit=author is not None)
+    address, kind = _author(session, ticket, author or actor, explicit=author is not None)
     note = Comment(
         ticket_id=ticket.id, author_email=address, author_kind=kind, body=body, internal=internal, created_at=now
     )
@@ -249,21 +264,28 @@ def comment(
     session.flush()
     if kind == "agent" and not internal:
         mark_first_response(ticket, now)
+        measuring.agent_replied(ticket, now)
     history.record(
         session, ticket, now, actor, EventKind.COMMENTED,
         to_value={"comment_id": note.id, "author": address, "internal": internal},
     )
+    if kind == "customer" and not internal:
+        book = Book.load(session)
+        if ticket.status == Status.RESOLVED.value:  # the customer is not done: back to open, by them
+            change_status(session, ticket, Status.OPEN, now, address, book)
+        measuring.customer_wrote(book, ticket, now)
     session.flush()
     return note.id
 
 
-def _author(session: Session, who: str, *, explicit: bool) -> tuple[str, str]:
-    """An agent or customer email; without --author, the actor when they are one."""
+def _author(session: Session, ticket: Ticket, who: str, *, explicit: bool) -> tuple[str, str]:
+    """An agent or the ticket's customer; without --author, the actor when they are one."""
     if "@" not in who and not explicit:
         raise InvalidInput(f"give --author EMAIL (the actor {who!r} is not an email address)")
     address = validation.email(who, "author")
     if lookup.find_agent(session, address) is not None:
         return address, "agent"
-    if lookup.find_customer(session, address) is not None:
+    if address == ticket.customer.email:
         return address, "customer"
-    raise NotFound(f"no agent or customer with email {address}", hint="add them first, or pass --author")
+    raise NotFound(f"{address} is neither an agent nor ticket {ticket.id}'s customer ({ticket.customer.email})",
+                   hint="add the agent first, or pass --author")

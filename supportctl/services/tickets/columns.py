@@ -10,7 +10,7 @@ from supportctl.errors import InvalidInput
 # Every stored field that `ticket export` can write.
 EXPORT_COLUMNS = (
     "id", "external_id", "title", "description", "status", "priority", "category", "tags",
-    "customer_email", "assignee_email", "team", "escalated", "escalation_level", "created_at", "updated_at",
+    "customer_email", "assignee_email", "team", "sla_policy", "escalated", "escalation_level", "created_at", "updated_at",
     "first_response_at", "resolved_at", "closed_at", "response_due_at", "resolution_due_at",
 )
 # `ticket list` and `show` add the SLA state of both metrics.

@@ -2,7 +2,7 @@
 
 SQL over any DB-API cursor (the read path's, or a write transaction's), never the ORM:
 the field names are tickets/columns.py's, the formats cli/output.py's. The SLA state is
-computed in SQL (sla/state.py), except with a business-hours calendar, when
+computed in SQL (sla/state.py), except when a business-hours calendar is in use, when
 `Listing.rows` computes it in Python.
 """
 
@@ -17,7 +17,7 @@ from supportctl.db.query import Column, Kind, Query, fetch
 from supportctl.errors import InvalidInput
 from supportctl.services import validation
 from supportctl.services.sla import state
-from supportctl.services.sla.policy import Policy
+from supportctl.services.sla.policy import Book
 from supportctl.services.tickets import filters
 from supportctl.services.tickets.filters import TicketFilter
 
@@ -26,7 +26,7 @@ from supportctl.services.tickets.filters import TicketFilter
 COUNT_CAP = 10_000
 
 FROM = ("FROM tickets t JOIN customers c ON c.id = t.customer_id LEFT JOIN agents a ON a.id = t.assignee_id "
-        "LEFT JOIN teams tm ON tm.id = t.team_id")
+        "LEFT JOIN teams tm ON tm.id = t.team_id JOIN sla_policies sp ON sp.id = t.sla_policy_id")
 _TIMES = ("created_at", "updated_at", "first_response_at", "resolved_at", "closed_at", "response_due_at",
           "resolution_due_at")
 FIELDS: dict[str, Column] = {c.name: c for c in (
@@ -41,13 +41,12 @@ FIELDS: dict[str, Column] = {c.name: c for c in (
     Column("customer_email", "c.email"),
     Column("assignee_email", "a.email"),
     Column("team", "tm.slug"),
+    Column("sla_policy", "sp.name"),
     Column("escalated", "t.escalated", Kind.BOOL),
     Column("escalation_level", "t.escalation_level", Kind.NUMBER),
     *(Column(name, f"t.{name}", Kind.TIME) for name in _TIMES),
 )}
-# What sla_state reads of a ticket, for the Python path.
-_SLA_INPUTS = ("created_at", "priority", "paused_seconds", "first_response_at", "response_due_at", "resolved_at",
-               "resolution_due_at", "paused_at")
+_STAMPS = frozenset(_TIMES + ("paused_at", "next_reply_started_at", "next_reply_due_at", "next_reply_met_at"))
 
 
 @dataclass(frozen=True)
@@ -75,16 +74,16 @@ def listing(cursor: Any, f: TicketFilter, now: datetime, columns: list[str], *, 
     where, params = filters.where(cursor, f, now)
     order = filters.order_by(sort) + (f" LIMIT {int(limit)}" if limit else "")
     selected, compute = [], None
-    policy = Policy.read(cursor) if "sla" in columns else None
+    book = Book.read(cursor) if "sla" in columns else None
     for name in columns:
         if name != "sla":
             selected.append(FIELDS[name])
-        elif not state.needs_python(policy):
-            selected.append(Column("sla", state.sla_sql(policy), Kind.JSON))
+        elif not state.needs_python(book):
+            selected.append(Column("sla", state.sla_sql(book), Kind.JSON))
         else:  # the inputs, turned into the state in Python
-            inputs = ", ".join(f"'{n}', t.{n}" for n in _SLA_INPUTS)
+            inputs = ", ".join(f"'{n}', t.{n}" for n in state.INPUTS)
             selected.append(Column("sla", f"json_build_object({inputs})", Kind.JSON))
-            compute = _python_sla(policy, now)
+            compute = _python_sla(book, now)
     return Listing(Query(tuple(selected), f"{FROM} {where}", params, order), compute)
 
 
@@ -121,15 +120,17 @@ class _Fields:
 
     def __init__(self, inputs: dict) -> None:
         for name, value in inputs.items():
-            setattr(self, name, datetime.fromisoformat(value) if name in _TIMES + ("paused_at",) and value else value)
+            setattr(self, name, datetime.fromisoformat(value) if name in _STAMPS and value else value)
 
 
-def _python_sla(policy: Policy, now: datetime) -> Callable[[list[dict]], list[dict]]:
+def _python_sla(book: Book, now: datetime) -> Callable[[list[dict]], list[dict]]:
     def compute(rows: list[dict]) -> list[dict]:
         from supportctl.domain.timestamps import iso_z
 
         for row in rows:
-            metrics = state.sla_state(_Fields(row["sla"]), policy, now)
-            row["sla"] = {m: {**v, "due_at": iso_z(v["due_at"])} for m, v in metrics.items()}
+            fields = _Fields(row["sla"])
+            metrics = state.sla_state(fields, book.clock_of(fields), now)
+            row["sla"] = {m: {**v, "due_at": iso_z(v["due_at"]) if v["due_at"] else None}
+                          for m, v in metrics.items()}
         return rows
     return compute

@@ -3,8 +3,9 @@
 The header names columns as `ticket export` writes them, so an export re-imports.
 Rows are validated (pydantic) as they stream from the file into a temporary table
 (COPY, in batches), so memory stays flat however large the file; a repeated external
-id is then found in SQL over that table, and INSERT … SELECT writes the tickets, then
-their `created` events. Any bad row and nothing is written; every bad row is reported
+id is then found in SQL over that table, and INSERT … SELECT writes the tickets (each
+with its team, given or routed, and its SLA policy and due dates), then their `created`
+events. Any bad row and nothing is written; every bad row is reported
 as `line N: column: problem`, N the physical line (the header is line 1).
 
 Rows whose external id is already in the database are skipped, not refused, so
@@ -38,7 +39,8 @@ from supportctl.config import EARLIEST_NOW, parse_timestamp
 from supportctl.domain.enums import Priority, Status
 from supportctl.errors import InvalidInput
 from supportctl.services import validation
-from supportctl.services.sla.policy import Policy
+from supportctl.services.sla.policy import Book, match_sql
+from supportctl.services.sla.recompute import recompute
 from supportctl.services.teams.routing import route_sql
 from supportctl.services.tickets import changes
 from supportctl.services.tickets.columns import EXPORT_COLUMNS
@@ -54,10 +56,9 @@ MAX_LINE = 4 * MAX_FIELD + 4096
 _BATCH = 5000
 _STAGED = (
     "line", "ok", "external_id", "title", "description", "status", "priority", "category", "tags",
-    "customer_email", "assignee_email", "team", "created_at", "response_due_at", "resolution_due_at",
+    "customer_email", "assignee_email", "team", "created_at",
 )
-_STAGED_TYPES = {"line": "integer PRIMARY KEY", "ok": "boolean", "created_at": "timestamptz",
-                 "response_due_at": "timestamptz", "resolution_due_at": "timestamptz"}
+_STAGED_TYPES = {"line": "integer PRIMARY KEY", "ok": "boolean", "created_at": "timestamptz"}
 _CHOICES = {"status": tuple(Status), "priority": tuple(Priority)}
 _TEXT = {"title": changes.title_text, "description": changes.description_text,
          "external_id": changes.external_id_text}
@@ -263,7 +264,6 @@ class _Stage:
 
 
 def _read(session: Session, stream: BinaryIO, name: str, now: datetime, outcome: Outcome) -> None:
-    policy = Policy.load(session)
     context = {"now": now, "agents": dict(session.execute(text("SELECT email, active FROM agents")).all()),
                "teams": dict(session.execute(text("SELECT slug, active FROM teams")).all())}
     stage = _Stage(session)
@@ -296,11 +296,10 @@ def _read(session: Session, stream: BinaryIO, name: str, now: datetime, outcome:
             stage.add((line, False, key.replace("\x00", "")) + (None,) * (len(_STAGED) - 3))
             continue
         stamp = row.created_at or now
-        response_due, resolution_due = policy.due_dates(stamp, row.priority.value)
         stage.add((
             line, True, row.external_id, row.title, row.description, row.status.value, row.priority.value,
             row.category, ";".join(row.tags), row.customer_email, row.assignee_email, row.team,
-            stamp.isoformat(), response_due.isoformat(), resolution_due.isoformat(),
+            stamp.isoformat(),
         ))
     stage.flush()
 
@@ -327,28 +326,41 @@ ON CONFLICT (email) DO NOTHING
 # Response counts as given by an assignment or by leaving `open`; resolved/closed/pending
 # tickets carry their stamp (created_at, or now) as those times (docs/sla.md, "First response").
 _TAGS = "coalesce(string_to_array(r.tags, ';'), '{}')"
+# Each row's team (given, else routed), then its policy (given the team), then the ticket with
+# that policy's due dates on the 24x7 clock (tickets measured on a calendar are walked after).
 _TICKETS = f"""
-WITH inserted AS (
-    INSERT INTO tickets (external_id, title, description, status, priority, category, tags, customer_id,
-                         assignee_id, team_id, escalated, escalation_level, created_at, updated_at, first_response_at,
-                         resolved_at, closed_at, paused_at, paused_seconds, response_due_at, resolution_due_at)
-    SELECT r.external_id, r.title, coalesce(r.description, ''), r.status, r.priority, r.category,
-           {_TAGS}, c.id, a.id,
-           coalesce(tm.id, {route_sql("r.category", _TAGS, "c.tier", "c.company")}),
-           false, 0, r.created_at, :now,
-           CASE WHEN r.status <> 'open' OR a.id IS NOT NULL THEN r.created_at END,
-           CASE WHEN r.status IN ('resolved', 'closed') THEN r.created_at END,
-           CASE WHEN r.status = 'closed' THEN r.created_at END,
-           CASE WHEN r.status = 'pending' THEN r.created_at END,
-           0, r.response_due_at, r.resolution_due_at
+WITH teamed AS (
+    SELECT r.*, {_TAGS} AS tag_list, c.id AS customer_id, c.tier, c.company, a.id AS assignee_id,
+           coalesce(tm.id, {route_sql("r.category", _TAGS, "c.tier", "c.company")}) AS team_id
     FROM import_rows r
     JOIN customers c ON c.email = r.customer_email
     LEFT JOIN agents a ON a.email = r.assignee_email
     LEFT JOIN teams tm ON tm.slug = r.team
     WHERE {_NEW}  -- skip known external ids before they take an id; ON CONFLICT covers a racing import
-    ORDER BY r.line
+), measured AS (
+    SELECT teamed.*, {match_sql("teamed.tier", "teamed.company", "ts.slug", "teamed.category", "teamed.tag_list")}
+           AS policy_id
+    FROM teamed LEFT JOIN teams ts ON ts.id = teamed.team_id
+), inserted AS (
+    INSERT INTO tickets (external_id, title, description, status, priority, category, tags, customer_id,
+                         assignee_id, team_id, sla_policy_id, escalated, escalation_level, created_at, updated_at,
+                         first_response_at, resolved_at, closed_at, paused_at, paused_seconds, response_due_at,
+                         resolution_due_at)
+    SELECT m.external_id, m.title, coalesce(m.description, ''), m.status, m.priority, m.category, m.tag_list,
+           m.customer_id, m.assignee_id, m.team_id, m.policy_id, false, 0, m.created_at, :now,
+           CASE WHEN m.status IN ('resolved', 'closed')
+                  OR (p.first_response = 'any' AND (m.status <> 'open' OR m.assignee_id IS NOT NULL))
+                THEN m.created_at END,
+           CASE WHEN m.status IN ('resolved', 'closed') THEN m.created_at END,
+           CASE WHEN m.status = 'closed' THEN m.created_at END,
+           CASE WHEN m.status = 'pending' THEN m.created_at END,
+           0, m.created_at + make_interval(secs => st.response_seconds),
+           m.created_at + make_interval(secs => st.resolution_seconds)
+    FROM measured m JOIN sla_policies p ON p.id = m.policy_id
+    JOIN sla_targets st ON st.policy_id = m.policy_id AND st.priority = m.priority
+    ORDER BY m.line
     ON CONFLICT (external_id) DO NOTHING
-    RETURNING id, title, status, priority, external_id, created_at, customer_id, assignee_id, team_id
+    RETURNING id, title, status, priority, external_id, created_at, customer_id, assignee_id, team_id, sla_policy_id
 )
 INSERT INTO imported SELECT * FROM inserted
 """
@@ -356,10 +368,10 @@ _EVENTS = """
 INSERT INTO ticket_events (ticket_id, at, actor, kind, to_value)
 SELECT i.id, :now, :actor, 'created', jsonb_strip_nulls(jsonb_build_object(
     'title', i.title, 'status', i.status, 'priority', i.priority, 'customer_email', c.email,
-    'assignee_email', a.email, 'team', tm.slug, 'external_id', i.external_id, 'source', 'import',
-    'created_at', to_char(i.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')))
+    'assignee_email', a.email, 'team', tm.slug, 'sla_policy', p.name, 'external_id', i.external_id,
+    'source', 'import', 'created_at', to_char(i.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')))
 FROM imported i JOIN customers c ON c.id = i.customer_id LEFT JOIN agents a ON a.id = i.assignee_id
-LEFT JOIN teams tm ON tm.id = i.team_id
+LEFT JOIN teams tm ON tm.id = i.team_id JOIN sla_policies p ON p.id = i.sla_policy_id
 """
 
 
@@ -367,7 +379,8 @@ def _write(session: Session, now: datetime, actor: str, outcome: Outcome) -> Non
     outcome.new_customers = session.execute(text(_CUSTOMERS), {"now": now}).rowcount
     session.execute(text(
         "CREATE TEMPORARY TABLE imported (id bigint, title text, status text, priority text, external_id text, "
-        "created_at timestamptz, customer_id bigint, assignee_id bigint, team_id bigint) ON COMMIT DROP"
+        "created_at timestamptz, customer_id bigint, assignee_id bigint, team_id bigint, sla_policy_id bigint) "
+        "ON COMMIT DROP"
     ))
     # Statistics that call tickets empty (a fresh table, or an autovacuum ANALYZE that ran
     # while our rows were uncommitted) make the planner rescan a table that grows as we
@@ -385,6 +398,10 @@ def _write(session: Session, now: datetime, actor: str, outcome: Outcome) -> Non
     if outcome.imported >= 1000 and stale:
         session.execute(text("SELECT supportctl_analyze_tickets()"))
     session.execute(text(_EVENTS), {"now": now, "actor": actor})
+    # Read after the INSERT, whose lock on tickets holds off an `sla` change until we commit.
+    book = Book.load(session)
+    if not book.all_24x7:  # tickets measured on a calendar: their due dates walked (sla/recompute.py)
+        recompute(session, now, book, "t.id IN (SELECT id FROM imported)")
 
 
 def import_csv(
