@@ -14,6 +14,10 @@ from supportctl.domain.enums import Tier
 SlugArgument = Annotated[str, typer.Argument(metavar="SLUG", help="The team's slug, e.g. billing.", show_default=False)]
 EmailsArgument = Annotated[list[str], typer.Argument(metavar="EMAIL...", help="Agents' emails.", show_default=False)]
 LeadOption = Annotated[str | None, typer.Option("--lead", metavar="EMAIL", help="The team's lead (made a member).")]
+CalendarOption = Annotated[
+    str | None, typer.Option("--calendar", metavar="NAME", help="Its business hours (see sla calendar list): the "
+                                                                "clock of its tickets whose policy names none.")
+]
 
 
 def add(
@@ -21,6 +25,7 @@ def add(
     slug: SlugArgument,
     name: Annotated[str, typer.Option("--name", help="Display name.")],
     lead: LeadOption = None,
+    calendar: CalendarOption = None,
     fmt: FormatOption = None,
 ) -> None:
     """Add a team. The slug is lower-case letters, digits and dashes (at most 40).
@@ -31,7 +36,7 @@ def add(
 
     app_ctx = app_context(ctx)
     with app_ctx.transaction() as session:
-        key = changes.add(session, app_ctx.now, slug=slug, name=name, lead=lead)
+        key = changes.add(session, app_ctx.now, slug=slug, name=name, lead=lead, calendar=calendar)
     _shown(ctx, key, fmt)
 
 
@@ -77,6 +82,8 @@ def update(
     slug: SlugArgument,
     name: Annotated[str | None, typer.Option("--name", help="New display name.")] = None,
     lead: LeadOption = None,
+    calendar: CalendarOption = None,
+    no_calendar: Annotated[bool, typer.Option("--no-calendar", help="No calendar of its own.")] = False,
     active: Annotated[
         bool | None,
         typer.Option("--active/--inactive", help="An inactive team matches no route and gets no new tickets; "
@@ -84,14 +91,16 @@ def update(
     ] = None,
     fmt: FormatOption = None,
 ) -> None:
-    """Rename a team, change its lead, or (de)activate it.
+    """Rename a team, change its lead or its calendar, or (de)activate it.
 
     Example: supportctl team update billing --lead sam@support.example
     """
     from supportctl.services.teams import changes
 
-    with app_context(ctx).transaction() as session:
-        notes = changes.update(session, slug, name=name, lead=lead, active=active)
+    app_ctx = app_context(ctx)
+    with app_ctx.transaction() as session:
+        notes = changes.update(session, app_ctx.now, slug, name=name, lead=lead, active=active, calendar=calendar,
+                               no_calendar=no_calendar)
     for message in notes:
         note(message)
     _shown(ctx, slug, fmt)

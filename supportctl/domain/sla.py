@@ -123,7 +123,7 @@ def explain_due(
             today = sum((e - s for s, e in spans), timedelta(0))
             counted += today
             shown = ", ".join(
-                f"{_hm(s.astimezone(zone), day)}–{_hm(e.astimezone(zone), day)}" for s, e in spans
+                f"{_hm(s.astimezone(zone), day)}–{_hm(_wall_before(e, zone), day)}" for s, e in spans
             )
             total = f"{format_target(counted)} of {format_target(target)}"
             line = f"{label} {shown}: {format_target(today)} counted ({total})"
@@ -142,6 +142,13 @@ def explain_due(
     local_due = due.astimezone(zone)
     lines.append(f"due {_day(local_due.date())} {_hm(local_due)} {tz} = {iso_z(due)}")
     return lines
+
+
+def _wall_before(instant: datetime, zone) -> datetime:
+    """The wall time an interval ending at `instant` ends at: read on the clock of just before
+    it, so an interval that ends where the clock jumps 02:00 -> 03:00 ends at 02:00, not 03:00."""
+    offset = (instant - timedelta(microseconds=1)).astimezone(zone).utcoffset()
+    return (instant + offset).replace(tzinfo=None)
 
 
 def _day(value: date) -> str:

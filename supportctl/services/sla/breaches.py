@@ -11,6 +11,7 @@ large the table grows. Overdue seconds are computed in SQL; the rows are streame
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,17 +45,35 @@ def at_risk_window(text: str | None) -> timedelta | None:
         raise InvalidInput(f"--at-risk: {exc}") from None
 
 
+@dataclass(frozen=True)
+class Report(Query):
+    """The report's query, and the same rows over tickets alone (`tally`: FROM … WHERE …,
+    no joins): what the summary counts."""
+
+    tally: str = ""
+
+
+def _state(metric: Metric) -> str:
+    return f"CASE WHEN {_DUE[metric]} < %(now)s THEN 'breached' ELSE 'at_risk' END"
+
+
 def _branch(metric: Metric, conditions: str) -> str:
     due = _DUE[metric]
     return (f"SELECT t.id, t.title, t.priority, t.status, c.email AS customer_email, a.email AS assignee_email, "
-            f"'{metric.value}' AS metric, CASE WHEN {due} < %(now)s THEN 'breached' ELSE 'at_risk' END AS state, "
+            f"'{metric.value}' AS metric, {_state(metric)} AS state, "
             f"{due} AS due_at, floor(extract(epoch FROM %(now)s - {due}))::bigint AS overdue_seconds "
             f"{FROM} WHERE {_BREACHED[metric]('%(until)s')}{conditions}")
 
 
+def _counted(metric: Metric, conditions: str) -> str:
+    # The filters are over `t` alone (tickets/filters.py), so the count needs no join.
+    return (f"SELECT t.priority, '{metric.value}' AS metric, {_state(metric)} AS state FROM tickets t "
+            f"WHERE {_BREACHED[metric]('%(until)s')}{conditions}")
+
+
 def query(cursor: Any, now: datetime, *, at_risk: str | None = None, metric: str | None = None,
           priorities: list[str] | tuple[str, ...] = (), assignee: str | None = None, team: str | None = None,
-          no_team: bool = False) -> Query:
+          no_team: bool = False) -> Report:
     """Active breaches (and, with `at_risk`, what falls due within that window), most overdue first.
     Every value is checked before a row is read."""
     window = at_risk_window(at_risk)
@@ -64,13 +83,17 @@ def query(cursor: Any, now: datetime, *, at_risk: str | None = None, metric: str
     clause, params = where(cursor, scope, now)
     conditions = " AND " + clause.removeprefix("WHERE ") if clause else ""
     params["until"] = now + window if window else now
-    branches = " UNION ALL ".join(_branch(m, conditions) for m in Metric if chosen in (None, m))
+    metrics = [m for m in Metric if chosen in (None, m)]
+    branches = " UNION ALL ".join(_branch(m, conditions) for m in metrics)
+    counted = " UNION ALL ".join(_counted(m, conditions) for m in metrics)
     # Ordered by due time (most overdue first) rather than by the computed seconds, so
-    # PostgreSQL may merge the two index-ordered branches instead of sorting.
-    return Query(COLUMNS, f"FROM ({branches}) AS b", params, order="ORDER BY b.due_at, b.id, b.metric DESC")
+    # PostgreSQL may merge the index-ordered branches instead of sorting.
+    return Report(COLUMNS, f"FROM ({branches}) AS b", params, order="ORDER BY b.due_at, b.id, b.metric DESC",
+                  tally=f"FROM ({counted}) AS b")
 
 
-def summary(cursor: Any, report: Query) -> Counter:
-    """(state, metric, priority) -> rows of the report, in the same snapshot."""
-    cursor.execute(f"SELECT b.state, b.metric, b.priority, count(*) {report.body} GROUP BY 1, 2, 3", report.params)
+def summary(cursor: Any, report: Report) -> Counter:
+    """(state, metric, priority) -> rows of the report, in the same snapshot: a second pass over
+    the tickets' due-time indexes, without the report's joins and formatting."""
+    cursor.execute(f"SELECT b.state, b.metric, b.priority, count(*) {report.tally} GROUP BY 1, 2, 3", report.params)
     return Counter({(s, m, p): n for s, m, p, n in cursor.fetchall()})

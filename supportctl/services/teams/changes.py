@@ -10,17 +10,28 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from supportctl.db.models import Team, TeamMember, TeamRoute, Ticket
+from supportctl.db.models import SlaCalendar, Team, TeamMember, TeamRoute, Ticket
 from supportctl.domain.enums import Tier
 from supportctl.domain.lifecycle import UNRESOLVED
 from supportctl.errors import InvalidInput, NotFound, Refused
 from supportctl.services import lookup, validation
+from supportctl.services.sla.policy import Book
+from supportctl.services.sla.recompute import lock_tickets, recompute
 
 
-def add(session: Session, now: datetime, *, slug: str, name: str, lead: str | None = None) -> str:
+def _calendar(session: Session, name: str) -> str:
+    key = validation.slug(name, "calendar")
+    if session.get(SlaCalendar, key) is None:
+        raise NotFound(f"no calendar {key}", hint="see `supportctl sla calendar list`")
+    return key
+
+
+def add(session: Session, now: datetime, *, slug: str, name: str, lead: str | None = None,
+        calendar: str | None = None) -> str:
     """A new team (its lead, if given, is a member too); returns its slug."""
     key = validation.slug(slug)
-    team = Team(slug=key, name=validation.non_empty(name, "name"), active=True, created_at=now)
+    team = Team(slug=key, name=validation.non_empty(name, "name"), active=True, created_at=now,
+                calendar=_calendar(session, calendar) if calendar is not None else None)
     leader = lookup.agent(session, lead) if lead is not None else None
     if session.scalar(select(Team.id).where(Team.slug == key)) is not None:
         raise Refused(f"a team {key} already exists")
@@ -33,11 +44,25 @@ def add(session: Session, now: datetime, *, slug: str, name: str, lead: str | No
     return key
 
 
-def update(session: Session, slug: str, *, name: str | None = None, lead: str | None = None,
-           active: bool | None = None) -> list[str]:
-    """Rename, change the lead (who becomes a member) or (de)activate; returns notes."""
+def update(session: Session, now: datetime, slug: str, *, name: str | None = None, lead: str | None = None,
+           active: bool | None = None, calendar: str | None = None, no_calendar: bool = False) -> list[str]:
+    """Rename, change the lead (who becomes a member), the calendar or (de)activate; returns notes.
+
+    A new calendar recomputes the due dates of the team's unresolved tickets whose policy
+    names no calendar of its own (sla/recompute.py)."""
+    if calendar is not None and no_calendar:
+        raise InvalidInput("give --calendar NAME or --no-calendar, not both")
+    new_calendar = _calendar(session, calendar) if calendar is not None else None
     team = lookup.team(session, slug, lock=True)
     notes = []
+    if (new_calendar is not None or no_calendar) and new_calendar != team.calendar:
+        lock_tickets(session)
+        team.calendar = new_calendar
+        session.flush()
+        done = recompute(session, now, Book.load(session), "t.team_id = %(team)s AND k.pc IS NULL",
+                         {"team": team.id})
+        notes.append(f"recomputed due dates of {done.tickets} unresolved ticket{'s' if done.tickets != 1 else ''}"
+                     f" of {team.slug}")
     if name is not None:
         team.name = validation.non_empty(name, "name")
     if lead is not None:

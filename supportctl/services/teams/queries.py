@@ -13,7 +13,7 @@ from supportctl.services.sla import rules
 _OPEN = "t.status = ANY(%(unresolved)s)"
 TEAMS = (
     Column("slug", "tm.slug"), Column("name", "tm.name"), Column("lead_email", "l.email"),
-    Column("calendar", "NULL::text"), Column("active", "tm.active", Kind.BOOL),
+    Column("calendar", "tm.calendar"), Column("active", "tm.active", Kind.BOOL),
     Column("members", "(SELECT count(*) FROM team_members m WHERE m.team_id = tm.id)", Kind.NUMBER),
     Column("open", f"(SELECT count(*) FROM tickets t WHERE t.team_id = tm.id AND {_OPEN})", Kind.NUMBER),
     Column("breaching", f"(SELECT count(*) FROM tickets t WHERE t.team_id = tm.id AND {rules.breached('%(now)s')})",
