@@ -200,9 +200,10 @@ def show(
         return
     comments, history = row.pop("comments"), row.pop("history")
     sla = row.pop("sla")
-    for metric in ("response", "resolution"):
+    for metric in ("response", "resolution", "next_reply"):
         m = sla[metric]
-        row[f"sla_{metric}"] = f"{m['state']}, due {m['due_at']}, {m['remaining_seconds']}s left"
+        if m["state"] is not None:  # next reply has none until the customer writes again
+            row[f"sla_{metric}"] = f"{m['state']}, due {m['due_at']}, {m['remaining_seconds']}s left"
     write_record(row, f)
     if f == "table":
         typer.echo("\nComments:" if comments else "\nNo comments.")

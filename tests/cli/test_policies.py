@@ -83,6 +83,12 @@ def test_a_policy_with_a_berlin_calendar_counts_its_business_hours_only(cli, ent
     assert (due["response_due_at"], due["resolution_due_at"]) == ("2026-11-23T11:00:00Z", "2026-11-25T15:00:00Z")
     basic = show(cli, create(cli, priority="high", now=friday), now=friday)
     assert basic["response_due_at"] == "2026-11-20T19:00:00Z"  # default policy, 24x7: 15:00 + 4h
+    [shown] = json.loads(run(cli, "sla policies show enterprise --format json").stdout)
+    assert (shown["conditions"], shown["calendar"], shown["first_response"]) == ({"tier": ["enterprise"]}, "berlin",
+                                                                                  "any")
+    assert shown["targets"][0] == {"priority": "critical", "response": "30m", "response_seconds": 1800,
+                                   "next_reply": "1h", "next_reply_seconds": 3600, "resolution": "8h",
+                                   "resolution_seconds": 28800}
     calendars = json.loads(run(cli, "sla calendar list --format json").stdout)
     assert [(c["name"], c["timezone"]) for c in calendars] == [("berlin", "Europe/Berlin")]
     assert "calendar: Europe/Berlin, mon-fri 09:00-17:00; no holidays (berlin)" in run(
