@@ -291,6 +291,8 @@ def test_the_agent_imports_a_large_file_whose_statistics_it_refreshes_without_ma
     ["agent", "update", "bo@example.com", "--inactive"],
     ["agent", "away", "bo@example.com", "--until", "2026-12-24T00:00:00Z"],
     ["team", "add", "desk", "--name", "Desk"],
+    ["sla", "policies", "add", "gold", "--tier", "enterprise"],
+    ["sla", "calendar", "set", "--name", "berlin", "--timezone", "Europe/Berlin", "--hours", "mon-fri 09:00-17:00"],
 ])
 def test_the_agent_cannot_change_policy_calendar_or_agents(login, seeded, engine, args):
     before = fingerprint(engine)
@@ -339,7 +341,17 @@ def test_the_admin_changes_policy_calendar_and_agents(login, seeded, engine):
                  ["team", "route", "add", "desk", "--tag", "vip"],
                  ["team", "route", "remove", "1"],
                  ["agent", "away", "bo@example.com", "--until", "2026-12-24T00:00:00Z"],
-                 ["agent", "back", "bo@example.com"]):
+                 ["agent", "back", "bo@example.com"],
+                 ["sla", "calendar", "set", "--name", "berlin", "--timezone", "Europe/Berlin", "--hours",
+                  "mon-fri 09:00-17:00"],
+                 ["sla", "policies", "add", "gold", "--tier", "enterprise", "--calendar", "berlin"],
+                 ["sla", "policies", "target", "gold", "critical", "--response", "30m"],
+                 ["sla", "policies", "update", "gold", "--no-calendar", "--position", "3"],
+                 ["team", "update", "desk", "--calendar", "berlin"],
+                 ["team", "update", "desk", "--no-calendar"],
+                 ["sla", "policies", "update", "gold", "--inactive"],
+                 ["sla", "policies", "remove", "gold"],
+                 ["sla", "calendar", "clear", "--name", "berlin"]):
         result = admin(args)
         assert result.exit_code == 0, (args, result.stderr)
     with engine.connect() as conn:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -191,8 +191,9 @@ def add(session: Session, now: datetime, name: str, *, position: int | None = No
     if session.scalar(select(SlaPolicy.id).where(SlaPolicy.name == key, SlaPolicy.removed_at.is_(None))):
         raise Refused(f"an SLA policy {key} already exists", hint=f"`supportctl sla policies update {key}`")
     default = Book.load(session).default  # its targets are the new policy's
-    # Positions are one sequence: take the table's lock so two adds agree on "after the last".
-    session.connection().exec_driver_sql("LOCK TABLE sla_policies IN SHARE ROW EXCLUSIVE MODE")
+    # Positions are one sequence: two adds must agree on "after the last". An advisory lock,
+    # because LOCK TABLE would need table-wide UPDATE, which the admin role does not hold.
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext('supportctl: sla policy positions'))"))
     if position is None:
         position = (session.scalar(select(func.max(SlaPolicy.position)).where(SlaPolicy.removed_at.is_(None))) or 0) + 1
     else:
