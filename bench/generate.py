@@ -415,7 +415,7 @@ def generate(url: str, tickets: int, overdue: int, seed: int = 1, now_text: str 
             for table in ("agents", "customers", "tickets", "comments", "ticket_events"):
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                             f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")
-            cur.execute("VACUUM (ANALYZE) agents, customers, tickets, comments, ticket_events")
+            cur.execute("VACUUM (ANALYZE) agents, customers, tickets, comments, ticket_events, sla_cycles")
             say("vacuumed and analyzed")
             cur.execute("SELECT (SELECT count(*) FROM tickets), (SELECT count(*) FROM comments), "
                         "(SELECT count(*) FROM ticket_events), (SELECT count(*) FROM customers)")

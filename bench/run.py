@@ -198,6 +198,8 @@ def copy_floor(url: str, what: str, fmt: str, path: Path, now: str) -> str:
     the floor of a read command is PostgreSQL making the same bytes, and psql writing them."""
     from supportctl.cli.output import copy_statement
     from supportctl.config import parse_timestamp
+    from supportctl.services.reports import backlog, compliance
+    from supportctl.services.reports.window import Window
     from supportctl.services.sla import breaches
     from supportctl.services.tickets import columns, queries
     from supportctl.services.tickets.filters import TicketFilter
@@ -208,6 +210,10 @@ def copy_floor(url: str, what: str, fmt: str, path: Path, now: str) -> str:
         cursor = conn.cursor()
         if what == "breaches":
             query = breaches.query(cursor, when)
+        elif what == "backlog":
+            query = backlog.query(when)
+        elif what == "sla-by-week":
+            query = compliance.query(cursor, when, Window.of(when, None, None), by="week")
         else:
             chosen = list(columns.LIST_COLUMNS if fmt in ("json", "ndjson") else columns.DEFAULT_COLUMNS)
             sort = "id" if what == "export" else "-created_at"
@@ -433,10 +439,19 @@ READS = (  # (name, the supportctl command, what copy_floor makes, format)
 )
 
 
+REPORTS = (  # (name, the supportctl command, what copy_floor makes): each in csv
+    ("report backlog", ["report", "backlog", "--format", "csv"], "backlog"),
+    ("report sla --by week", ["report", "sla", "--by", "week", "--format", "csv"], "sla-by-week"),
+)
+
+
 def read_benches(h: Harness, at: str) -> list[Bench]:
     """Each read command in csv and ndjson (and ticket export), beside psql's \\copy of the same
-    statement (same bytes), once more with PYTHONUNBUFFERED=1; ≤ 1.3x, under 100 MB."""
-    def bench(name: str, argv: list[str], what: str, fmt: str, unbuffered: bool = False) -> Bench:
+    statement (same bytes), once more with PYTHONUNBUFFERED=1; ≤ 1.3x, under 100 MB. The
+    reports, in csv: under 2 s."""
+    def bench(name: str, argv: list[str], what: str, fmt: str, unbuffered: bool = False, *,
+              target: str = f"≤ 1.3× psql \\copy, RSS < 100 MB{at}",
+              check: Callable[[Result], bool] = lambda r: r.ratio() <= 1.3 and r.rss() < 100) -> Bench:
         label = name + (" PYTHONUNBUFFERED=1" if unbuffered else "")
         raw_file = f"{slug(label)}.floor.{fmt}"
         out_file = f"{slug(label)}.cli.out"
@@ -445,13 +460,14 @@ def read_benches(h: Harness, at: str) -> list[Bench]:
         return Bench(label, " ".join(argv[:2]),
                      lambda u, o: [a.replace("{out}", str(o / out_file)) for a in argv],
                      lambda u, o: h.psql_cmd(u, copy_floor(u, what, fmt, o / raw_file, h.now)),
-                     compare=(out_file, raw_file), unbuffered=unbuffered,
-                     target=f"≤ 1.3× psql \\copy, RSS < 100 MB{at}", check=lambda r: r.ratio() <= 1.3 and r.rss() < 100,
+                     compare=(out_file, raw_file), unbuffered=unbuffered, target=target, check=check,
                      floor="psql `\\copy` of the statement the CLI streams (cli/output.copy_statement) to a file")
 
     export = ("ticket export", ["ticket", "export"], "export", "csv")
     return [*(bench(*case) for case in (*READS, export)),
-            *(bench(*case, unbuffered=True) for case in (READS[0], READS[2], export))]
+            *(bench(*case, unbuffered=True) for case in (READS[0], READS[2], export)),
+            *(bench(name, argv, what, "csv", target=f"< 2 s{at}", check=lambda r: r.median() < 2)
+              for name, argv, what in REPORTS)]
 
 
 def benches(h: Harness, import_csv: Path, quick: bool) -> dict[str, Bench]:

@@ -13,7 +13,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
@@ -135,6 +135,29 @@ def parse_timestamp(text: str, what: str = "timestamp") -> datetime:
         return value.astimezone(timezone.utc)
     except OverflowError:  # e.g. 9999-12-31T23:00:00-12:00 is past the last representable instant
         raise InvalidInput(f"{what}: {text!r} is out of range", hint="e.g. 2026-11-23T14:05:00Z") from None
+
+
+When = datetime | timedelta  # an instant, or a span back from now
+
+
+def parse_when(text: str, what: str) -> When:
+    """A --since / --until value: an ISO 8601 timestamp, or a duration back from now (7d, 4w, 12h)."""
+    from supportctl.domain.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        return parse_timestamp(text, what)
+    except InvalidInput:
+        raise InvalidInput(f"{what}: {text!r} is neither an ISO 8601 timestamp nor a duration",
+                           hint="e.g. 2026-11-23T14:05:00Z, or 7d for seven days ago") from None
+
+
+def instant(when: When | None, now: datetime) -> datetime | None:
+    """The instant a parsed --since / --until names, `now` being the command's."""
+    return now - when if isinstance(when, timedelta) else when
 
 
 # Every write is stamped with `now`, and due dates, at-risk windows (up to 100 years) and

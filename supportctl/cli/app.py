@@ -26,6 +26,7 @@ from supportctl.cli import (
     explain,
     notify,
     policies,
+    reports,
     sla,
     teams,
     tickets,
@@ -183,7 +184,15 @@ policy_group.command("update")(policies.update)
 policy_group.command("remove")(policies.remove)
 policy_group.command("test")(policies.test)
 service_levels.command("breaches")(sla.breaches)
+service_levels.command("history")(sla.history)
 service_levels.command("explain")(explain.explain)
+
+reporting = group("report", "Reports for leads: SLA compliance, backlog, response and resolution times, workload.")
+reporting.command("sla")(reports.sla)
+reporting.command("backlog")(reports.backlog)
+reporting.command("response")(reports.response)
+reporting.command("resolution")(reports.resolution)
+reporting.command("workload")(reports.workload)
 
 notifications = group("notify", "Notifications: the outbox that ticket changes fill, and its delivery by SMTP or webhook.")
 notifications.command("send")(notify.send)

@@ -64,10 +64,13 @@ def queue_escalate(
     from supportctl.services.escalation import queue
 
     app_ctx = app_context(ctx)
-    done = queue.run(app_ctx.batches, app_ctx.now, app_ctx.actor, limit=limit, dry_run=dry_run, reassign=reassign,
-                     team=team, no_team=no_team)
+    outcome = queue.run(app_ctx.batches, app_ctx.now, app_ctx.actor, limit=limit, dry_run=dry_run,
+                        reassign=reassign, team=team, no_team=no_team)
+    done = outcome.escalated
     write_rows([d.row() for d in done], COLUMNS, choose_format(fmt))
     metrics = Counter(d.metric for d in done)
     verb = "would escalate" if dry_run else "escalated"
     detail = ", ".join(f"{n} {m}" for m, n in sorted(metrics.items()))
-    note(f"{verb} {len(done)} ticket{'s' if len(done) != 1 else ''}" + (f" ({detail})" if detail else ""))
+    note(f"{verb} {len(done)} ticket{'s' if len(done) != 1 else ''}" + (f" ({detail})" if detail else "")
+         + (f"; {outcome.breaches_noted} new breach{'es' if outcome.breaches_noted != 1 else ''} recorded"
+            if outcome.breaches_noted else ""))

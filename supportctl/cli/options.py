@@ -18,6 +18,7 @@ import typer
 
 from supportctl.domain.enums import (
     Channel,
+    CycleState,
     Metric,
     NotificationStatus,
     Priority,
@@ -77,6 +78,14 @@ PrioritiesOption = Annotated[list[Priority] | None, typer.Option("--priority", h
 MetricOption = Annotated[
     Metric | None, typer.Option("--metric", help="Only this SLA metric.", show_default=False)
 ]
+SinceOption = Annotated[str | None, typer.Option(
+    "--since", metavar="WHEN", help="From this ISO 8601 time, or this long ago (7d, 4w, 12h).", show_default=False)]
+UntilOption = Annotated[str | None, typer.Option(
+    "--until", metavar="WHEN", help="Up to (not including) this time or this long ago; default now.",
+    show_default=False)]
+CycleStatesOption = Annotated[
+    list[CycleState] | None, typer.Option("--state", help="Only cycles in this state; repeatable.", show_default=False)
+]
 StrategyOption = Annotated[
     Strategy | None,
     typer.Option(
@@ -118,19 +127,21 @@ _FILTERS: dict[str, tuple[Any, Any]] = {
     "search": (Annotated[str | None, typer.Option("--search", help="Full-text search of title and description.")],
                None),
     "created_since": (Annotated[str | None, typer.Option(
-        "--created-since", metavar="TIMESTAMP", help="Created at or after this ISO 8601 time.")], None),
+        "--created-since", metavar="WHEN", help="Created at or after this ISO 8601 time, or this long ago (7d).")],
+        None),
     "updated_since": (Annotated[str | None, typer.Option(
-        "--updated-since", metavar="TIMESTAMP", help="Changed at or after this ISO 8601 time.")], None),
+        "--updated-since", metavar="WHEN", help="Changed at or after this ISO 8601 time, or this long ago (12h).")],
+        None),
 }
 
 
 def _ticket_filter(values: dict[str, Any]) -> TicketFilter:
-    from supportctl.config import parse_timestamp
+    from supportctl.config import parse_when
     from supportctl.services.tickets.filters import TicketFilter
 
     def since(name: str):
         text = values[name]
-        return parse_timestamp(text, "--" + name.replace("_", "-")) if text else None
+        return parse_when(text, "--" + name.replace("_", "-")) if text else None
 
     return TicketFilter(
         statuses=tuple(values["status"] or ()), priorities=tuple(values["priority"] or ()),

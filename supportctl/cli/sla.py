@@ -1,21 +1,25 @@
-"""supportctl sla policy | set | calendar show|set|clear | breaches | explain."""
+"""supportctl sla policy | set | calendar show|set|clear | breaches | history | explain."""
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from typing import Annotated
 
 import typer
 
 from supportctl.cli.context import app_context
 from supportctl.cli.options import (
+    CycleStatesOption,
     FormatOption,
     MetricOption,
     PrioritiesOption,
     PriorityArgument,
     NoTeamFilterOption,
     RawOption,
+    SinceOption,
     TeamFilterOption,
+    UntilOption,
 )
 from supportctl.cli.output import choose_format, note, stream, to_stdout, write_rows
 from supportctl.db.query import fetch
@@ -229,6 +233,66 @@ def breaches(
     note(_summary(counts, at_risk is not None))
     if fail_on_breach and counts:
         raise typer.Exit(1)
+
+
+HISTORY_TABLE_COLUMNS = ["ticket_id", "metric", "cycle", "policy", "target", "started_at", "due_at", "met_at",
+                         "state", "priority", "team", "assignee_email"]
+HISTORY_TABLE_ROWS = 200  # a person reads this many; csv and the JSON formats have them all
+
+
+def history(
+    ctx: typer.Context,
+    ticket_id: Annotated[int | None, typer.Argument(help="Only this ticket's cycles.", min=1, metavar="[ID]",
+                                                   show_default=False)] = None,
+    metric: MetricOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    team: Annotated[str | None, typer.Option("--team", metavar="SLUG", help="Credited to this team.")] = None,
+    assignee: Annotated[str | None, typer.Option("--assignee", metavar="EMAIL", help="Credited to this agent.")] = None,
+    state: CycleStatesOption = None,
+    fmt: FormatOption = None,
+    raw: RawOption = False,
+) -> None:
+    """List SLA cycles: every clock of every ticket, from start to met, oldest first.
+
+    One row per ticket, metric and cycle: response and resolution have one cycle each,
+    a reopen starts resolution cycle 2, and every customer message that starts a next
+    reply starts a cycle of it. A cycle keeps the policy and target it was measured
+    against, and is credited to the team and assignee of the moment it was met (an unmet
+    one to today's). --since and --until pick cycles by when they started.
+
+    States: running, paused, met, met_late, breached (unmet and past due), cancelled.
+
+    Example: supportctl sla history --since 7d --state breached --team billing --format csv
+    """
+    from supportctl.config import instant, parse_when
+    from supportctl.services.reports import history as cycles
+
+    app_ctx = app_context(ctx)
+    f = choose_format(fmt)
+    now = app_ctx.now
+    wanted = cycles.HistoryFilter(
+        ticket_id=ticket_id, metric=metric, team=team, assignee=assignee, states=tuple(state or ()),
+        since=instant(parse_when(since, "--since"), now) if since else None,
+        until=instant(parse_when(until, "--until"), now) if until else None,
+    )
+    with app_ctx.reading() as cursor:
+        query = cycles.query(cursor, now, wanted)
+        if f != "table":
+            to_stdout(lambda out: stream(cursor, query, f, out, raw=raw))
+            return
+        rows = fetch(cursor, replace(query, order=f"{query.order} LIMIT {HISTORY_TABLE_ROWS + 1}"))
+    write_rows([_cycle_shown(r) for r in rows[:HISTORY_TABLE_ROWS]], HISTORY_TABLE_COLUMNS, f)
+    if len(rows) > HISTORY_TABLE_ROWS:
+        note(f"showing the first {HISTORY_TABLE_ROWS} cycles (--format csv for all)")
+
+
+def _cycle_shown(row: dict) -> dict:
+    from datetime import timedelta
+
+    from supportctl.domain.durations import format_target
+
+    return dict(row, target=format_target(timedelta(seconds=row["target_seconds"])))
 
 
 def _human(row: dict) -> dict:

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from supportctl.db.base import Base
 from supportctl.domain.enums import (
     EventKind,
+    Metric,
     NotificationStatus,
     Priority,
     Role,
@@ -189,6 +190,8 @@ class Ticket(Base):
     closed_at: Mapped[datetime | None] = _ts()
     response_due_at: Mapped[datetime] = _ts(False)
     resolution_due_at: Mapped[datetime] = _ts(False)
+    # When the ticket was last reopened: its resolution clock (a new cycle) runs from then.
+    reopened_at: Mapped[datetime | None] = _ts()
     # Set while the ticket is pending: when the resolution clock stopped.
     paused_at: Mapped[datetime | None] = _ts()
     # Business time spent pending so far; resolution_due_at already includes it.
@@ -308,6 +311,46 @@ class SlaTarget(Base):
     next_reply_seconds: Mapped[int] = mapped_column(Integer)
     resolution_seconds: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = _ts(False, server_default=func.now())
+
+
+class SlaCycle(Base):
+    """One SLA clock of a ticket, from its start to its end (docs/sla.md, "History").
+
+    Written only by the database: triggers on tickets (migration 0008) start a cycle when a
+    clock starts and keep the latest one in step with the ticket until it is met or
+    cancelled; then it never changes. `breached` is no stored state: an unmet cycle past its
+    due time (and not paused before it) is breached now.
+    """
+
+    __tablename__ = "sla_cycles"
+    __table_args__ = (
+        CheckConstraint(sql_in("metric", Metric), name="metric"),
+        CheckConstraint("state IN ('running', 'paused', 'met', 'met_late', 'cancelled')", name="state"),
+        CheckConstraint("cycle > 0", name="cycle_positive"),
+        Index("ix_sla_cycles_due_at", "due_at"),
+        Index("ix_sla_cycles_started_at", "started_at"),
+        Index("ix_sla_cycles_met_at", "met_at", postgresql_where=text("met_at IS NOT NULL")),
+        # queue escalate's search for breaches it has not yet written down.
+        Index("ix_sla_cycles_breach_unnoted", "due_at",
+              postgresql_where=text("state IN ('running', 'paused') AND breach_noted_at IS NULL")),
+    )
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    metric: Mapped[str] = mapped_column(Text, primary_key=True)
+    cycle: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy: Mapped[str] = mapped_column(Text)  # the name, kept if the policy is removed
+    target_seconds: Mapped[int] = mapped_column(Integer)
+    calendar: Mapped[str | None] = mapped_column(Text)  # None: 24x7
+    started_at: Mapped[datetime] = _ts(False)
+    due_at: Mapped[datetime] = _ts(False)
+    paused_seconds: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    paused_at: Mapped[datetime | None] = _ts()
+    met_at: Mapped[datetime | None] = _ts()
+    state: Mapped[str] = mapped_column(Text)
+    priority: Mapped[str] = mapped_column(Text)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    breach_noted_at: Mapped[datetime | None] = _ts()
 
 
 class Notification(Base):

@@ -1,7 +1,7 @@
 """SLA target durations: parsing what people type, and writing it back canonically.
 
 Two spellings are accepted because both show up in the wild: the compact form
-support leads write in config (``4h``, ``1h30m``, ``2d4h30m``) and ISO 8601
+support leads write in config (``4h``, ``1h30m``, ``2d4h30m``, ``4w``) and ISO 8601
 durations that other tools export (``PT4H``, ``P1DT2H``, ``P2W``).
 
 Only units with a fixed length are allowed. ISO years and months are refused on
@@ -16,11 +16,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-__all__ = ["parse_duration", "format_duration", "format_target"]
+__all__ = ["parse_duration", "format_duration", "format_brief", "format_target"]
 
 # Compact form: units largest-first, each at most once. The regex's fixed order
 # is what enforces "largest-first, at most once"; `1h2h` or `30m1h` don't match.
-_COMPACT = re.compile(r"(?:(\d{1,9})d)?(?:(\d{1,9})h)?(?:(\d{1,9})m)?(?:(\d{1,9})s)?", re.ASCII)
+_COMPACT = re.compile(r"(?:(\d{1,9})w)?(?:(\d{1,9})d)?(?:(\d{1,9})h)?(?:(\d{1,9})m)?(?:(\d{1,9})s)?", re.ASCII)
 
 # ISO 8601 without Y/M. Weeks may not be combined with other units (ISO says so).
 _ISO_WEEKS = re.compile(r"P(\d{1,9})W", re.ASCII)
@@ -33,7 +33,7 @@ _MAX = timedelta(days=100 * 366)
 
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 
-_EXAMPLES = "use e.g. 90m, 4h, 1h30m, 3d or PT4H"
+_EXAMPLES = "use e.g. 90m, 4h, 1h30m, 3d, 4w or PT4H"
 
 
 def parse_duration(text: str) -> timedelta:
@@ -84,7 +84,10 @@ def _match_parts(raw: str) -> tuple[str | None, ...] | None:
     m = _COMPACT.fullmatch(raw.lower())
     if not m or not any(m.groups()):
         return None
-    return m.groups()
+    weeks, days, *rest = m.groups()
+    if weeks:
+        days = str(int(weeks) * 7 + int(days or 0))
+    return (days, *rest)
 
 
 def format_duration(td: timedelta) -> str:
@@ -109,6 +112,14 @@ def format_duration(td: timedelta) -> str:
         if count:
             out.append(f"{count}{unit}")
     return "".join(out)
+
+
+def format_brief(td: timedelta) -> str:
+    """The two largest units, for reports read at a glance: ``4h48m``, ``3d2h``, ``45m``
+    (the rest is dropped, not rounded: a wait of 3d2h59m is shown as 3d2h)."""
+    full = format_duration(td)
+    sign, body = ("-", full[1:]) if full.startswith("-") else ("", full)
+    return sign + "".join(re.findall(r"\d+[dhms]", body)[:2])
 
 
 def format_target(td: timedelta) -> str:

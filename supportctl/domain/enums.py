@@ -56,6 +56,18 @@ class Metric(StrEnum):
     NEXT_REPLY = "next_reply"
 
 
+class CycleState(StrEnum):
+    """Where an SLA cycle stands (docs/sla.md, "History"). BREACHED is never stored: it is an
+    unmet cycle whose due time has passed (and that was not paused before it)."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    MET = "met"
+    MET_LATE = "met_late"
+    BREACHED = "breached"
+    CANCELLED = "cancelled"
+
+
 class FirstResponse(StrEnum):
     """What meets a policy's response metric (docs/sla.md, "First response")."""
 

@@ -61,8 +61,10 @@ def due_dates(
     resolution_target: timedelta,
     calendar: BusinessCalendar | None,
     paused: timedelta = timedelta(0),
+    reopened_at: datetime | None = None,
 ) -> tuple[datetime, datetime]:
-    """(response due, resolution due) for a ticket created at `created_at`.
+    """(response due, resolution due) for a ticket created at `created_at`; a reopened
+    ticket's resolution clock is a new cycle that runs from `reopened_at`.
 
     `paused` is the SLA time (business time, via `elapsed`) the ticket has
     spent pending. Adding it to the target before walking the calendar is
@@ -74,7 +76,7 @@ def due_dates(
         raise ValueError("paused time cannot be negative")
     return (
         add_target(created_at, response_target, calendar),
-        add_target(created_at, resolution_target + paused, calendar),
+        add_target(reopened_at or created_at, resolution_target + paused, calendar),
     )
 
 

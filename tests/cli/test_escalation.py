@@ -22,8 +22,12 @@ def test_reference_scenario_4_escalates_the_three_day_old_medium_ticket_only(cli
     escalated = show(cli, old, now=NOW)
     assert (escalated["priority"], escalated["escalated"], escalated["escalation_level"]) == ("high", True, 1)
     assert escalated["response_due_at"] == "2026-11-23T14:00:00Z"  # due dates follow the new priority
-    event = escalated["history"][-1]
+    *_, event, response, resolution = escalated["history"]
     assert event["kind"] == "escalated"
+    # Then the breaches written down, once, as the escalation left them: the response (high:
+    # due 11-23 14:00) and the resolution, which high's 24h made due 11-24 10:00.
+    assert [(e["kind"], e["to"]["metric"], e["to"]["cycle"]) for e in (response, resolution)] == [
+        ("sla_breached", "response", 1), ("sla_breached", "resolution", 1)]
     assert event["from"] == {"priority": "medium", "escalation_level": 0}
     assert event["to"]["metric"] == "response" and "response SLA breached" in event["to"]["reason"]
     untouched = show(cli, fresh, now=NOW)
@@ -103,7 +107,8 @@ def test_reassign_gives_tickets_escalated_to_critical_to_a_senior(cli):
     assert [(r["priority"], r["reassigned_to"]) for r in rows] == [("critical", "sue@example.com")]
     after = show(cli, ticket_id, now="2026-11-27T06:00:00Z")
     assert after["assignee_email"] == "sue@example.com"
-    assert [e["kind"] for e in after["history"]][-2:] == ["assigned", "escalated"]
+    # and the resolution breach (05:00 + 24h + 10m pending = 11-27 05:10) written down after it
+    assert [e["kind"] for e in after["history"]][-3:] == ["assigned", "escalated", "sla_breached"]
 
 
 def test_without_reassign_the_assignee_stays(cli):

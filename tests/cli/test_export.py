@@ -121,7 +121,7 @@ def test_an_empty_export_is_the_header_alone(cli):
         ("--format json", 2, "'json' is not one of 'csv', 'ndjson'"),
         ("--status nope", 2, "Invalid value for '--status': 'nope' is not one of"),
         ("--assignee nobody@example.com", 3, "no agent with email nobody@example.com"),
-        ("--updated-since yesterday", 2, "--updated-since: 'yesterday' is not an ISO 8601 timestamp"),
+        ("--updated-since yesterday", 2, "--updated-since: 'yesterday' is neither an ISO 8601 timestamp nor a duration"),
     ],
 )
 def test_bad_options_exit_with_their_code_and_one_line(cli, args, code, message):

@@ -214,9 +214,11 @@ def test_a_ticket_row_locked_elsewhere_is_skipped_and_escalated_by_the_next_run(
         holder.rollback()
         holder.close()
     assert first.exit_code == 0, first.stderr
-    assert first.stderr == "escalated 4 tickets (4 response)\n"
+    # The held ticket is neither escalated nor has its breaches written down; the other four
+    # have both: the response, and the resolution their escalation to high made overdue.
+    assert first.stderr == "escalated 4 tickets (4 response); 8 new breaches recorded\n"
     second = cli("queue escalate --format json")
-    assert second.stderr == "escalated 1 ticket (1 response)\n"
+    assert second.stderr == "escalated 1 ticket (1 response); 2 new breaches recorded\n"
     assert [row["id"] for row in json.loads(second.stdout)] == [ids[0]]
 
 
@@ -247,7 +249,7 @@ def test_queue_escalate_retries_a_batch_that_hit_a_serialization_failure_or_dead
     mocker.patch.object(escalation, "escalate_batch", side_effect=flaky)
     result = cli("queue escalate")
     assert result.exit_code == 0, result.stderr
-    assert result.stderr == "escalated 30 tickets (30 response)\n"
+    assert result.stderr == "escalated 30 tickets (30 response); 60 new breaches recorded\n"
     assert len(calls) == 3  # failed, retried, then the empty batch that ends the run
     with engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM ticket_events WHERE kind = 'escalated'")) == 30

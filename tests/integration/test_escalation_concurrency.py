@@ -24,5 +24,13 @@ def test_four_runs_at_once_escalate_each_overdue_ticket_exactly_once(round_, dat
         events = conn.execute(
             text("SELECT count(*), count(DISTINCT ticket_id) FROM ticket_events WHERE kind = 'escalated'")
         ).one()
+        breaches = conn.execute(text(
+            "SELECT count(*), count(DISTINCT (ticket_id, to_value ->> 'metric', to_value ->> 'cycle')), "
+            "count(*) FILTER (WHERE to_value ->> 'metric' = 'response') "
+            "FROM ticket_events WHERE kind = 'sla_breached'")).one()
+        noted = conn.execute(text("SELECT count(*) FROM sla_cycles WHERE breach_noted_at IS NOT NULL")).scalar()
     assert [tuple(r) for r in levels] == [(1, 300)]
     assert tuple(events) == (300, 300)
+    # Each breached cycle written down once across the four runs: every response (due a day
+    # after creation) and every resolution (72h, made 24h by the escalation to high).
+    assert tuple(breaches) == (600, 600, 300) and noted == 600

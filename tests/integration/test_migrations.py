@@ -80,3 +80,53 @@ def test_four_db_upgrades_at_once_on_an_empty_database_all_succeed(new_database)
     assert [code for code, _, _ in outcomes] == [0] * 4, [err for _, _, err in outcomes]
     notes = sorted(err for _, _, err in outcomes)
     assert notes == [f"already at head ({migrate.HEAD})\n"] * 3 + [f"upgraded empty database -> {migrate.HEAD}\n"]
+
+
+def test_0008_backfills_cycles_crediting_met_ones_to_whoever_the_history_says_held_the_ticket(new_database):
+    engine = create_engine(new_database(migrated=False))
+    with engine.begin() as conn:
+        migrate.upgrade(conn, "0007")
+        conn.exec_driver_sql("""
+            INSERT INTO agents (id, email, name, created_at) OVERRIDING SYSTEM VALUE VALUES
+                (1, 'ann@support.example', 'Ann', '2026-11-01Z'), (2, 'bob@support.example', 'Bob', '2026-11-01Z');
+            INSERT INTO teams (id, slug, name, created_at) OVERRIDING SYSTEM VALUE
+                VALUES (1, 'billing', 'Billing', '2026-11-01Z');
+            INSERT INTO customers (id, email, name, created_at) OVERRIDING SYSTEM VALUE
+                VALUES (1, 'ana@example.com', 'Ana', '2026-11-01Z');
+            -- 1: answered by ann at 10:00 while medium; given to bob and made high at 15:00;
+            --    moved into billing at 16:00; resolved by bob at 20:00.
+            -- 2: ann's, open, unanswered.  3: pending since 11-12 12:00.
+            INSERT INTO tickets (id, title, status, priority, customer_id, assignee_id, team_id, created_at,
+                                 updated_at, first_response_at, resolved_at, response_due_at, resolution_due_at,
+                                 paused_at, paused_seconds) OVERRIDING SYSTEM VALUE VALUES
+                (1, 'A', 'resolved', 'high', 1, 2, 1, '2026-11-10 09:00Z', '2026-11-10 20:00Z', '2026-11-10 10:00Z',
+                 '2026-11-10 20:00Z', '2026-11-10 13:00Z', '2026-11-11 09:00Z', NULL, 0),
+                (2, 'B', 'open', 'medium', 1, 1, NULL, '2026-11-12 09:00Z', '2026-11-12 09:00Z', NULL, NULL,
+                 '2026-11-13 09:00Z', '2026-11-15 09:00Z', NULL, 0),
+                (3, 'C', 'pending', 'low', 1, NULL, NULL, '2026-11-12 09:00Z', '2026-11-12 12:00Z',
+                 '2026-11-12 10:00Z', NULL, '2026-11-15 09:00Z', '2026-11-19 09:00Z', '2026-11-12 12:00Z', 0);
+            INSERT INTO ticket_events (ticket_id, at, actor, kind, from_value, to_value) VALUES
+                (1, '2026-11-10 10:00Z', 't', 'assigned', '{"assignee_email": null}',
+                 '{"assignee_email": "ann@support.example"}'),
+                (1, '2026-11-10 15:00Z', 't', 'assigned', '{"assignee_email": "ann@support.example"}',
+                 '{"assignee_email": "bob@support.example"}'),
+                (1, '2026-11-10 15:00Z', 't', 'priority_changed', '"medium"', '"high"'),
+                (1, '2026-11-10 16:00Z', 't', 'team_changed', '{"team": null}', '{"team": "billing"}');
+        """)
+        migrate.upgrade(conn, "0008")
+    with engine.connect() as conn:
+        cycles = conn.exec_driver_sql(
+            "SELECT c.ticket_id, c.metric, c.cycle, c.state, c.priority, tm.slug, a.email, c.policy, "
+            "c.target_seconds FROM sla_cycles c LEFT JOIN teams tm ON tm.id = c.team_id "
+            "LEFT JOIN agents a ON a.id = c.assignee_id ORDER BY 1, 2").all()
+    engine.dispose()
+    assert [tuple(r) for r in cycles] == [
+        # met at 10:00: ann had just taken it (the event at 10:00), still medium, in no team yet;
+        # the target is the ticket's current priority's (high: 4h), the one its due date was set by
+        (1, "resolution", 1, "met", "high", "billing", "bob@support.example", "default", 86400),
+        (1, "response", 1, "met", "medium", None, "ann@support.example", "default", 14400),
+        (2, "resolution", 1, "running", "medium", None, "ann@support.example", "default", 259200),
+        (2, "response", 1, "running", "medium", None, "ann@support.example", "default", 86400),
+        (3, "resolution", 1, "paused", "low", None, None, "default", 604800),
+        (3, "response", 1, "met", "low", None, None, "default", 259200),
+    ]

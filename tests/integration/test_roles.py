@@ -208,7 +208,9 @@ def test_what_a_role_may_not_do_is_refused_by_the_database(login, seeded, engine
 @pytest.mark.parametrize("args", [
     "ticket list --format json", "ticket show 1 --format json", "sla breaches --format json", "ticket export",
     "customer list --format json", "agent list --format json", "sla policy --format json", "notify list --format json",
-    "sla explain 2", "team list --format json", "team route list --format json",
+    "sla explain 2", "team list --format json", "team route list --format json", "sla history --format json",
+    "report sla --format json", "report backlog --format json", "report response --format json",
+    "report workload --format json",
 ])
 def test_the_reader_can_read_everything(login, seeded, args):
     result = login("supportctl_reader")(args)
@@ -270,6 +272,9 @@ def test_the_agent_does_the_ticket_work(login, seeded, engine, tmp_path):
         assert conn.scalar(text("SELECT count(*) FROM tickets")) == 5
         assert conn.scalar(text("SELECT assignment_seq FROM agents WHERE email = 'bo@example.com'")) is not None
         assert conn.scalar(text("SELECT count(*) FROM notifications")) > 0
+        # The agent may not write the SLA history, yet every ticket it made or changed has its
+        # cycles: the triggers write them as the owner.
+        assert conn.scalar(text("SELECT count(DISTINCT ticket_id) FROM sla_cycles")) == 5
 
 
 def test_the_agent_imports_a_large_file_whose_statistics_it_refreshes_without_maintain(login, engine, tmp_path):
@@ -364,6 +369,10 @@ def test_the_admin_changes_policy_calendar_and_agents(login, seeded, engine):
     "DELETE FROM ticket_events",
     "TRUNCATE ticket_events",
     "UPDATE alembic_version SET version_num = '0001'",
+    "UPDATE sla_cycles SET state = 'met'",
+    "DELETE FROM sla_cycles",
+    "INSERT INTO sla_cycles (ticket_id, metric, cycle, policy, target_seconds, started_at, due_at, state, priority) "
+    "VALUES (1, 'response', 9, 'default', 1, now(), now(), 'met', 'low')",
 ])
 def test_history_and_the_schema_version_cannot_be_rewritten(login, seeded, engine, group, statement):
     member = make_url(login(group).url)

@@ -2,7 +2,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from supportctl.config import mask_url, parse_timestamp, resolve, url_secrets
+from supportctl.config import instant, mask_url, parse_timestamp, parse_when, resolve, url_secrets
 from supportctl.errors import InvalidInput
 
 
@@ -47,3 +47,12 @@ def test_a_short_secret_is_masked_where_it_stands_alone_not_inside_words():
         "connection to postgresql://u:***@db/x failed")
     assert settings.redact("pwned: the password was wrong") == "pwned: the password was wrong"
     assert settings.redact('password "pw" refused') == 'password "***" refused'
+
+
+def test_a_when_is_a_timestamp_or_a_span_back_from_now():
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+    assert instant(parse_when("7d", "--since"), now) == datetime(2026, 11, 16, 10, 0, tzinfo=timezone.utc)
+    assert instant(parse_when("12h", "--since"), now) == datetime(2026, 11, 22, 22, 0, tzinfo=timezone.utc)
+    assert instant(parse_when("2026-11-01T00:00:00Z", "--since"), now) == datetime(2026, 11, 1, tzinfo=timezone.utc)
+    with pytest.raises(InvalidInput, match="--since: 'last week' is neither an ISO 8601 timestamp nor a duration"):
+        parse_when("last week", "--since")

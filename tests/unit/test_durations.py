@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from supportctl.domain.durations import format_duration, parse_duration
+from supportctl.domain.durations import format_brief, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -28,6 +28,8 @@ from supportctl.domain.durations import format_duration, parse_duration
         ("P3D", timedelta(days=3)),
         ("PT30S", timedelta(seconds=30)),
         ("P2W", timedelta(days=14)),
+        ("4w", timedelta(days=28)),
+        ("2w3d", timedelta(days=17)),
     ],
 )
 def test_compact_and_iso_durations_are_accepted(text, expected):
@@ -102,3 +104,15 @@ def test_equal_durations_written_differently_format_the_same():
 def test_formatted_duration_parses_back_to_the_same_value(seconds):
     td = timedelta(seconds=seconds)
     assert parse_duration(format_duration(td)) == td
+
+
+@pytest.mark.parametrize(("td", "text"), [
+    (timedelta(days=3, hours=2, minutes=59), "3d2h"),  # cut, not rounded
+    (timedelta(hours=4, minutes=48, seconds=3), "4h48m"),
+    (timedelta(minutes=45), "45m"),
+    (timedelta(days=7), "7d"),
+    (timedelta(0), "0m"),
+    (-timedelta(hours=1, minutes=1, seconds=40), "-1h1m"),
+])
+def test_brief_durations_keep_the_two_largest_units(td, text):
+    assert format_brief(td) == text

@@ -12,6 +12,9 @@ made members of one of them (docs/operations.md shows how, and the matrix below)
     supportctl_admin   what the agent does, plus agents (and their absence), teams, their
                        members and routes, the SLA policies, their targets and the calendars.
 
+Nobody writes the SLA history (sla_cycles) but the triggers on tickets, which run as the
+owner; a role may only stamp the breach `queue escalate` wrote down.
+
 Grants are made on supportctl's own tables, by name: a table someone else adds to the
 schema is readable by nobody here, and no default privileges reach future tables (a
 migration that adds a table adds it to MATRIX, and `db roles` is run again after
@@ -36,7 +39,7 @@ ROLES = (READER, AGENT, ADMIN)
 _TICKET_CHANGES = (
     "title", "status", "priority", "category", "tags", "assignee_id", "escalated", "escalation_level",
     "last_escalated_at", "updated_at", "first_response_at", "resolved_at", "closed_at", "response_due_at",
-    "resolution_due_at", "paused_at", "paused_seconds", "team_id", "sla_policy_id", "next_reply_started_at",
+    "resolution_due_at", "paused_at", "paused_seconds", "team_id", "reopened_at", "sla_policy_id", "next_reply_started_at",
     "next_reply_due_at", "next_reply_met_at", "next_reply_paused_seconds",
 )
 _DELIVERY = ("status", "attempts", "last_error", "next_attempt_at", "sent_at")  # notify send's record
@@ -84,6 +87,12 @@ MATRIX: dict[str, dict[str, tuple[Privilege, ...]]] = {
     "sla_calendars": {
         READER: ("SELECT",), AGENT: ("SELECT",),
         ADMIN: ("SELECT", "INSERT", "DELETE", ("UPDATE", ("timezone", "hours", "holidays", "updated_at"))),
+    },
+    # Written by the tickets' own triggers (migration 0008, as the owner); `queue escalate`
+    # stamps only the breach it wrote down.
+    "sla_cycles": {
+        READER: ("SELECT",), AGENT: ("SELECT", ("UPDATE", ("breach_noted_at",))),
+        ADMIN: ("SELECT", ("UPDATE", ("breach_noted_at",))),
     },
     "alembic_version": {READER: ("SELECT",), AGENT: ("SELECT",), ADMIN: ("SELECT",)},
 }

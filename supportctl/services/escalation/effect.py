@@ -47,9 +47,10 @@ class Escalation:
 
 def plan(ticket: Any, clock: Clock, metric: str, reason: str) -> Escalation:
     """The escalation of `ticket` (anything with id, title, priority, escalation_level,
-    created_at, paused_seconds and the next_reply_* fields) on its clock, not yet written."""
+    created_at, reopened_at, paused_seconds and the next_reply_* fields) on its clock, not yet written."""
     priority = Priority(ticket.priority).raised().value
-    response_due, resolution_due = clock.due_dates(ticket.created_at, priority, ticket.paused_seconds or 0)
+    response_due, resolution_due = clock.due_dates(ticket.created_at, priority, ticket.paused_seconds or 0,
+                                                  ticket.reopened_at)
     reply_due = None
     if ticket.next_reply_started_at is not None and ticket.next_reply_met_at is None:
         reply_due = clock.next_reply_due(ticket.next_reply_started_at, priority, ticket.next_reply_paused_seconds or 0)

@@ -12,6 +12,7 @@ another run's rows, and a crash loses no finished batch. It runs on psycopg2 alo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -21,14 +22,14 @@ from supportctl.domain.assignment import NoEligibleAgent
 from supportctl.domain.enums import Priority, Role, Strategy
 from supportctl.domain.lifecycle import DONE
 from supportctl.services.assignment.pool import Handover, hand_over, lock_pool, next_seqs
-from supportctl.services.escalation import effect
+from supportctl.services.escalation import breaches, effect
 from supportctl.services.escalation.effect import Escalation
 from supportctl.services.sla import rules
 from supportctl.services.sla.policy import Book
 from supportctl.services.tickets.filters import TicketFilter, where
 
 BATCH_SIZE = 2000
-_FIELDS = ("id", "title", "priority", "escalation_level", "created_at", "paused_seconds", "sla_policy_id", "team_id",
+_FIELDS = ("id", "title", "priority", "escalation_level", "created_at", "reopened_at", "paused_seconds", "sla_policy_id", "team_id",
            "next_reply_started_at", "next_reply_met_at", "next_reply_paused_seconds", "metric", "due_at")
 
 
@@ -43,7 +44,7 @@ def claim_batch(cursor: Any, now: datetime, size: int, scope: TicketFilter = Tic
     resolution = rules.resolution_breached("%(now)s")
     clause, params = where(cursor, scope, now)
     cursor.execute(
-        f"SELECT t.id, t.title, t.priority, t.escalation_level, t.created_at, t.paused_seconds, t.sla_policy_id, "
+        f"SELECT t.id, t.title, t.priority, t.escalation_level, t.created_at, t.reopened_at, t.paused_seconds, t.sla_policy_id, "
         f"t.team_id, t.next_reply_started_at, t.next_reply_met_at, t.next_reply_paused_seconds, "
         f"CASE WHEN {response} THEN 'response' WHEN {resolution} THEN 'resolution' ELSE 'next_reply' END AS metric, "
         f"CASE WHEN {response} THEN t.response_due_at WHEN {resolution} THEN t.resolution_due_at "
@@ -107,13 +108,22 @@ def _give_critical_to_seniors(cursor: Any, now: datetime, actor: str, done: list
     return [e.reassigned(given[e.id]) if e.id in given else e for e in done]
 
 
+@dataclass(frozen=True)
+class Run:
+    escalated: list[Escalation]
+    breaches_noted: int  # cycles whose `sla_breached` event this run wrote
+
+
 def run(batches: Batches, now: datetime, actor: str, *, limit: int | None = None, dry_run: bool = False,
         reassign: bool = False, batch_size: int = BATCH_SIZE, team: str | None = None,
-        no_team: bool = False) -> list[Escalation]:
-    """`queue escalate`: batch after batch, each its own transaction, until nothing is due.
+        no_team: bool = False) -> Run:
+    """`queue escalate`: the escalations, then the `sla_breached` event of every cycle newly
+    breached (an escalation's shorter targets may have just breached some); batch after
+    batch, each its own transaction, until nothing is left. Whatever runs were killed on
+    the way, the next one ends in the state of a run never interrupted.
 
-    A dry run does the same work in one transaction and rolls it back, so it lists
-    exactly what a real run would escalate.
+    A dry run escalates in one transaction and rolls it back, so it lists exactly what a
+    real run would escalate; it writes down no breach.
     """
     done: list[Escalation] = []
     scope = TicketFilter(team=team, no_team=no_team)
@@ -128,7 +138,10 @@ def run(batches: Batches, now: datetime, actor: str, *, limit: int | None = None
                 done.extend(chunk)
 
         batches.rolled_back(every_batch)
-        return done
+        return Run(done, 0)
     while chunk := batches.run(batch):
         done.extend(chunk)
-    return done
+    noted = 0
+    while count := batches.run(lambda cursor: breaches.note_breaches(cursor, now, actor, batch_size, scope)):
+        noted += count
+    return Run(done, noted)

@@ -34,7 +34,8 @@ def explain(cursor: Any, ticket_id: int, now: datetime) -> Explanation:
     clock = book.clock_of(ticket)
     targets = policy.targets[ticket.priority]
     paused = timedelta(seconds=ticket.paused_seconds or 0)
-    response_due, resolution_due = clock.due_dates(ticket.created_at, ticket.priority, ticket.paused_seconds or 0)
+    response_due, resolution_due = clock.due_dates(ticket.created_at, ticket.priority, ticket.paused_seconds or 0,
+                                                  ticket.reopened_at)
     state = sla_state(ticket, clock, now)
     calendar = clock.calendar
     steps = book.trace(book.facts(ticket.tier, ticket.company, ticket.team_id, ticket.category, ticket.tags))
@@ -76,7 +77,8 @@ def explain(cursor: Any, ticket_id: int, now: datetime) -> Explanation:
         paused_since=ticket.paused_at,
         response=metric("response", ticket.created_at, targets.response, timedelta(0), response_due,
                         ticket.response_due_at, ticket.first_response_at, state["response"]),
-        resolution=metric("resolution", ticket.created_at, targets.resolution, paused, resolution_due,
-                          ticket.resolution_due_at, ticket.resolved_at, state["resolution"]),
+        resolution=metric("resolution", ticket.reopened_at or ticket.created_at, targets.resolution, paused,
+                          resolution_due, ticket.resolution_due_at, ticket.resolved_at, state["resolution"],
+                          "reopened" if ticket.reopened_at else "created"),
         next_reply=next_reply,
     )

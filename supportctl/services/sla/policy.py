@@ -81,9 +81,11 @@ class Clock:
     calendar_name: str | None = None
     first_response: str = FirstResponse.ANY.value
 
-    def due_dates(self, created_at: datetime, priority: str, paused_seconds: int = 0) -> tuple[datetime, datetime]:
+    def due_dates(self, created_at: datetime, priority: str, paused_seconds: int = 0,
+                  reopened_at: datetime | None = None) -> tuple[datetime, datetime]:
         t = self.targets[priority]
-        return sla.due_dates(created_at, t.response, t.resolution, self.calendar, timedelta(seconds=paused_seconds))
+        return sla.due_dates(created_at, t.response, t.resolution, self.calendar, timedelta(seconds=paused_seconds),
+                             reopened_at)
 
     def next_reply_due(self, started_at: datetime, priority: str, paused_seconds: int = 0) -> datetime:
         """When a next-reply cycle started at `started_at` falls due (after `paused_seconds` pending)."""
@@ -91,9 +93,9 @@ class Clock:
         return sla.add_target(started_at, target, self.calendar)
 
     def set_due_dates(self, ticket: Ticket) -> None:
-        """All of the ticket's due dates, from its creation (and its running next-reply cycle)."""
+        """All of the ticket's due dates, from its creation or reopening (and its running next reply)."""
         ticket.response_due_at, ticket.resolution_due_at = self.due_dates(
-            ticket.created_at, ticket.priority, ticket.paused_seconds or 0
+            ticket.created_at, ticket.priority, ticket.paused_seconds or 0, ticket.reopened_at
         )
         if ticket.next_reply_started_at is not None and ticket.next_reply_met_at is None:
             ticket.next_reply_due_at = self.next_reply_due(ticket.next_reply_started_at, ticket.priority,

@@ -15,7 +15,8 @@ Pauses: ``paused_seconds`` is business time measured under the calendar in force
 each pause ended. A calendar change keeps it as is (those hours were measured and are not
 re-measured); a pause still running is measured when it ends, under the calendar in
 force then. The new due date is target + paused_seconds walked on the new calendar from
-created_at (from the cycle's start, for a running next reply).
+created_at (from reopened_at for a reopened ticket's resolution, from the cycle's start
+for a running next reply).
 
 While a change runs, other writers of tickets wait (see lock_tickets), so no ticket is
 written with due dates from a policy that is no longer in force. Tickets get no history
@@ -111,7 +112,7 @@ def _recompute_24x7(cursor, picked: str, params: dict) -> int:
         "UPDATE tickets u SET response_due_at = d.response, resolution_due_at = d.resolution, "
         "next_reply_due_at = d.reply, updated_at = %(now)s "
         f"FROM (SELECT t.id, {_plus('t.created_at', 'response')} AS response, "
-        f"{_plus('t.created_at', 'resolution', 't.paused_seconds')} AS resolution, {reply} AS reply "
+        f"{_plus('coalesce(t.reopened_at, t.created_at)', 'resolution', 't.paused_seconds')} AS resolution, {reply} AS reply "
         f"{picked} AND {_CALENDAR} IS NULL) AS d "
         "WHERE u.id = d.id AND (u.response_due_at, u.resolution_due_at, u.next_reply_due_at) "
         "IS DISTINCT FROM (d.response, d.resolution, d.reply)",
@@ -120,7 +121,7 @@ def _recompute_24x7(cursor, picked: str, params: dict) -> int:
     return cursor.rowcount
 
 
-_WALKED = ("id", "created_at", "priority", "paused_seconds", "sla_policy_id", "team_id", "response_due_at",
+_WALKED = ("id", "created_at", "reopened_at", "priority", "paused_seconds", "sla_policy_id", "team_id", "response_due_at",
            "resolution_due_at", "next_reply_started_at", "next_reply_met_at", "next_reply_paused_seconds",
            "next_reply_due_at")
 
@@ -133,11 +134,11 @@ def _recompute_walk(session: Session, cursor, book: Book, picked: str, params: d
     changed = 0
     while batch := reader.fetchmany(BATCH_SIZE):
         changes = []
-        for (ticket_id, created_at, priority, paused, policy_id, team_id, response_due_at, resolution_due_at,
+        for (ticket_id, created_at, reopened_at, priority, paused, policy_id, team_id, response_due_at, resolution_due_at,
              reply_started, reply_met, reply_paused, reply_due_at) in batch:
             clock = book.clock(policy_id, team_id)
             try:
-                due = clock.due_dates(created_at, priority, paused)
+                due = clock.due_dates(created_at, priority, paused, reopened_at)
                 reply = (clock.next_reply_due(reply_started, priority, reply_paused)
                          if reply_started is not None and reply_met is None else reply_due_at)
             except ValueError as exc:  # e.g. a target this calendar reaches only in decades

@@ -20,9 +20,9 @@ from supportctl.domain import sla
 from supportctl.services.sla.policy import Book, Clock
 
 # What sla_state reads of a ticket.
-INPUTS = ("created_at", "priority", "paused_seconds", "first_response_at", "response_due_at", "resolved_at",
-          "resolution_due_at", "paused_at", "sla_policy_id", "team_id", "next_reply_started_at", "next_reply_due_at",
-          "next_reply_met_at", "next_reply_paused_seconds")
+INPUTS = ("created_at", "reopened_at", "priority", "paused_seconds", "first_response_at", "response_due_at",
+          "resolved_at", "resolution_due_at", "paused_at", "sla_policy_id", "team_id", "next_reply_started_at",
+          "next_reply_due_at", "next_reply_met_at", "next_reply_paused_seconds")
 _NONE = {"state": None, "due_at": None, "remaining_seconds": None}
 
 
@@ -35,7 +35,8 @@ def sla_state(ticket: Any, clock: Clock, now: datetime) -> dict:
         return int(clock.elapsed(since, now).total_seconds())
 
     def resolution_due(extra: int) -> datetime:
-        return clock.due_dates(ticket.created_at, ticket.priority, ticket.paused_seconds + extra)[1]
+        return clock.due_dates(ticket.created_at, ticket.priority, ticket.paused_seconds + extra,
+                               ticket.reopened_at)[1]
 
     def next_reply_due(extra: int) -> datetime:
         return clock.next_reply_due(ticket.next_reply_started_at, ticket.priority,

@@ -166,8 +166,10 @@ def change_status(session: Session, ticket: Ticket, target: Status, now: datetim
         ticket.resolved_at = now
     if target is Status.CLOSED:
         ticket.closed_at = now
-    if target is Status.OPEN:
-        ticket.resolved_at = None  # reopened: the original due date stands
+    if current.is_done and target is Status.OPEN:
+        # Reopened: resolution cycle N+1, due after the full target from now (docs/sla.md, "History").
+        ticket.resolved_at, ticket.reopened_at, ticket.paused_seconds = None, now, 0
+        clock.set_due_dates(ticket)
     ticket.status = target.value
     history.record(session, ticket, now, actor, EventKind.STATUS_CHANGED, current.value, target.value)
     outbox.status_changed(session, now, ticket, current)

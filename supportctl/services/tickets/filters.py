@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from supportctl.config import When, instant
 from supportctl.domain.enums import Priority, Status
 from supportctl.errors import InvalidInput
 from supportctl.services import validation
@@ -32,8 +33,8 @@ class TicketFilter:
     escalated: bool | None = None
     breached: bool = False
     search: str | None = None
-    created_since: datetime | None = None
-    updated_since: datetime | None = None
+    created_since: When | None = None  # an instant, or a span back from the command's now
+    updated_since: When | None = None
     team: str | None = None  # the team's slug
     no_team: bool = False
     ids: tuple[int, ...] | None = None  # exactly these tickets
@@ -85,10 +86,10 @@ def where(cursor: Any, f: TicketFilter, now: datetime) -> tuple[str, dict]:
         params["search"] = text
     if f.created_since:
         clauses.append("t.created_at >= %(created_since)s")
-        params["created_since"] = f.created_since
+        params["created_since"] = instant(f.created_since, now)
     if f.updated_since:
         clauses.append("t.updated_at >= %(updated_since)s")
-        params["updated_since"] = f.updated_since
+        params["updated_since"] = instant(f.updated_since, now)
     if f.ids is not None:
         clauses.append("t.id = ANY(%(ids)s)")
         params["ids"] = list(f.ids)
