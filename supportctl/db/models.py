@@ -158,6 +158,10 @@ class Ticket(Base):
             "next_reply_due_at",
             postgresql_where=text("next_reply_met_at IS NULL AND next_reply_due_at IS NOT NULL"),
         ),
+        # report backlog: the unresolved tickets' ages and groups, from the index alone.
+        Index("ix_tickets_unresolved", "created_at",
+              postgresql_include=["id", "team_id", "assignee_id", "priority", "status"],
+              postgresql_where=text("status NOT IN ('resolved', 'closed')")),
         Index("ix_tickets_created_at_id", "created_at", "id"),
         Index("ix_tickets_updated_at_id", "updated_at", "id"),
         Index("ix_tickets_assignee_id_status", "assignee_id", "status"),

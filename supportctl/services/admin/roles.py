@@ -39,8 +39,8 @@ ROLES = (READER, AGENT, ADMIN)
 _TICKET_CHANGES = (
     "title", "status", "priority", "category", "tags", "assignee_id", "escalated", "escalation_level",
     "last_escalated_at", "updated_at", "first_response_at", "resolved_at", "closed_at", "response_due_at",
-    "resolution_due_at", "paused_at", "paused_seconds", "team_id", "reopened_at", "sla_policy_id", "next_reply_started_at",
-    "next_reply_due_at", "next_reply_met_at", "next_reply_paused_seconds",
+    "resolution_due_at", "paused_at", "paused_seconds", "team_id", "reopened_at", "sla_policy_id",
+    "next_reply_started_at", "next_reply_due_at", "next_reply_met_at", "next_reply_paused_seconds",
 )
 _DELIVERY = ("status", "attempts", "last_error", "next_attempt_at", "sent_at")  # notify send's record
 _CURSOR = ("last_assigned_at", "assignment_seq")

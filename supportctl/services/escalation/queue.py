@@ -29,8 +29,9 @@ from supportctl.services.sla.policy import Book
 from supportctl.services.tickets.filters import TicketFilter, where
 
 BATCH_SIZE = 2000
-_FIELDS = ("id", "title", "priority", "escalation_level", "created_at", "reopened_at", "paused_seconds", "sla_policy_id", "team_id",
-           "next_reply_started_at", "next_reply_met_at", "next_reply_paused_seconds", "metric", "due_at")
+_FIELDS = ("id", "title", "priority", "escalation_level", "created_at", "reopened_at", "paused_seconds",
+           "sla_policy_id", "team_id", "next_reply_started_at", "next_reply_met_at", "next_reply_paused_seconds",
+           "metric", "due_at")
 
 
 def claim_batch(cursor: Any, now: datetime, size: int, scope: TicketFilter = TicketFilter()) -> list[SimpleNamespace]:
@@ -44,8 +45,8 @@ def claim_batch(cursor: Any, now: datetime, size: int, scope: TicketFilter = Tic
     resolution = rules.resolution_breached("%(now)s")
     clause, params = where(cursor, scope, now)
     cursor.execute(
-        f"SELECT t.id, t.title, t.priority, t.escalation_level, t.created_at, t.reopened_at, t.paused_seconds, t.sla_policy_id, "
-        f"t.team_id, t.next_reply_started_at, t.next_reply_met_at, t.next_reply_paused_seconds, "
+        f"SELECT t.id, t.title, t.priority, t.escalation_level, t.created_at, t.reopened_at, t.paused_seconds, "
+        f"t.sla_policy_id, t.team_id, t.next_reply_started_at, t.next_reply_met_at, t.next_reply_paused_seconds, "
         f"CASE WHEN {response} THEN 'response' WHEN {resolution} THEN 'resolution' ELSE 'next_reply' END AS metric, "
         f"CASE WHEN {response} THEN t.response_due_at WHEN {resolution} THEN t.resolution_due_at "
         f"ELSE t.next_reply_due_at END AS due_at "

@@ -74,4 +74,5 @@ def query(cursor: Any, now: datetime, f: HistoryFilter) -> Query:
         clauses.append(f"{rules.cycle_state('%(now)s')} = ANY(%(states)s)")
         params["states"] = sorted({validation.choice(CycleState, s, "--state").value for s in f.states})
     body = FROM + (" WHERE " + " AND ".join(clauses) if clauses else "")
-    return Query(COLUMNS, body, params, order=f"ORDER BY c.started_at, c.ticket_id, {rules.metric_order('c.metric')}, c.cycle")
+    order = f"ORDER BY c.started_at, c.ticket_id, {rules.metric_order('c.metric')}, c.cycle"
+    return Query(COLUMNS, body, params, order=order)

@@ -45,9 +45,17 @@ def iso_week(column: str) -> str:
     return f"""to_char({column} AT TIME ZONE %(zone)s, 'IYYY-"W"IW')"""
 
 
+PERCENTILES = (0.5, 0.9)
+
+
 def percentile(fraction: float, values: str) -> str:
-    """An exact percentile by linear interpolation (PostgreSQL's percentile_cont), one decimal."""
-    return f"round((percentile_cont({fraction}) WITHIN GROUP (ORDER BY {values}))::numeric, 1)"
+    """An exact percentile by linear interpolation (PostgreSQL's percentile_cont), one decimal.
+
+    Every report asks for the same ones, as one aggregate over the array of them: PostgreSQL
+    computes an aggregate written twice once, so p50 and p90 cost one sort, not two."""
+    wanted = ", ".join(map(str, PERCENTILES))
+    return (f"round((percentile_cont(ARRAY[{wanted}]) WITHIN GROUP (ORDER BY {values}))"
+            f"[{PERCENTILES.index(fraction) + 1}]::numeric, 1)")
 
 
 def pct(part: str, whole: str) -> str:

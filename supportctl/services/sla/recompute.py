@@ -112,7 +112,8 @@ def _recompute_24x7(cursor, picked: str, params: dict) -> int:
         "UPDATE tickets u SET response_due_at = d.response, resolution_due_at = d.resolution, "
         "next_reply_due_at = d.reply, updated_at = %(now)s "
         f"FROM (SELECT t.id, {_plus('t.created_at', 'response')} AS response, "
-        f"{_plus('coalesce(t.reopened_at, t.created_at)', 'resolution', 't.paused_seconds')} AS resolution, {reply} AS reply "
+        f"{_plus('coalesce(t.reopened_at, t.created_at)', 'resolution', 't.paused_seconds')} AS resolution, "
+        f"{reply} AS reply "
         f"{picked} AND {_CALENDAR} IS NULL) AS d "
         "WHERE u.id = d.id AND (u.response_due_at, u.resolution_due_at, u.next_reply_due_at) "
         "IS DISTINCT FROM (d.response, d.resolution, d.reply)",
@@ -121,9 +122,9 @@ def _recompute_24x7(cursor, picked: str, params: dict) -> int:
     return cursor.rowcount
 
 
-_WALKED = ("id", "created_at", "reopened_at", "priority", "paused_seconds", "sla_policy_id", "team_id", "response_due_at",
-           "resolution_due_at", "next_reply_started_at", "next_reply_met_at", "next_reply_paused_seconds",
-           "next_reply_due_at")
+_WALKED = ("id", "created_at", "reopened_at", "priority", "paused_seconds", "sla_policy_id", "team_id",
+           "response_due_at", "resolution_due_at", "next_reply_started_at", "next_reply_met_at",
+           "next_reply_paused_seconds", "next_reply_due_at")
 
 
 def _recompute_walk(session: Session, cursor, book: Book, picked: str, params: dict) -> int:
@@ -134,8 +135,8 @@ def _recompute_walk(session: Session, cursor, book: Book, picked: str, params: d
     changed = 0
     while batch := reader.fetchmany(BATCH_SIZE):
         changes = []
-        for (ticket_id, created_at, reopened_at, priority, paused, policy_id, team_id, response_due_at, resolution_due_at,
-             reply_started, reply_met, reply_paused, reply_due_at) in batch:
+        for (ticket_id, created_at, reopened_at, priority, paused, policy_id, team_id, response_due_at,
+             resolution_due_at, reply_started, reply_met, reply_paused, reply_due_at) in batch:
             clock = book.clock(policy_id, team_id)
             try:
                 due = clock.due_dates(created_at, priority, paused, reopened_at)
