@@ -41,4 +41,4 @@ def demo(
     note("\n$ supportctl sla breaches --at-risk 2h")
     sla.breaches(ctx, at_risk="2h", metric=None, priority=None, assignee=None, fmt=None,
                  fail_on_breach=False, raw=False)
-    note("\nNext: supportctl ticket list, supportctl ticket show ID, supportctl sla explain ID")
+    note("\nNext: supportctl ticket list, supportctl ticket show ID, supportctl sla explain ID, supportctl report sla")
