@@ -53,3 +53,21 @@ def _people(table: str, columns: tuple[Column, ...], email: str | None, params: 
     if email is not None:
         where, params = "WHERE p.email = %(email)s", {**params, "email": validation.email(email, table[:-1])}
     return Query(columns, f"FROM {table} p {where}", params, order="ORDER BY p.email")
+
+
+def agent_id(cursor: Any, email: str, what: str = "agent") -> int:
+    """The id of the agent with this address, or NotFound (exit 3); a malformed one is exit 2."""
+    return _id_of(cursor, "agents", validation.email(email, what), validation.no_agent)
+
+
+def customer_id(cursor: Any, email: str, what: str = "customer") -> int:
+    """The id of the customer with this address, or NotFound (exit 3)."""
+    return _id_of(cursor, "customers", validation.email(email, what), validation.no_customer)
+
+
+def _id_of(cursor: Any, table: str, address: str, missing) -> int:
+    cursor.execute(f"SELECT id FROM {table} WHERE email = %s", (address,))
+    row = cursor.fetchone()
+    if row is None:
+        raise missing(address)
+    return row[0]

@@ -21,7 +21,7 @@ from supportctl.services.sla import rules
 
 DEFAULT_BUCKETS = "4h,1d,3d,7d,30d"
 GROUPS = {"team": "tm.slug", "priority": "t.priority", "assignee": "a.email", "status": "t.status"}
-_NAME = re.compile(r"[0-9a-z]+", re.ASCII)
+_NAME = re.compile(r"(?:\d+[wdhms])+", re.ASCII)  # the compact form: the edge names the columns
 _DONE = ", ".join(f"'{s}'" for s in DONE)
 # Each metric's breach, as `sla breaches` asks it: served by that metric's partial index.
 _BREACHING = " UNION ".join(f"SELECT t.id FROM tickets t WHERE {breached('%(now)s')}" for breached in (

@@ -14,6 +14,7 @@ from supportctl.db.query import Column, Kind, Query
 from supportctl.domain.enums import CycleState, Metric
 from supportctl.errors import InvalidInput
 from supportctl.services import validation
+from supportctl.services.people import queries as people
 from supportctl.services.sla import rules
 from supportctl.services.teams import queries as teams
 
@@ -63,13 +64,8 @@ def query(cursor: Any, now: datetime, f: HistoryFilter) -> Query:
         clauses.append("c.team_id = %(team)s")
         params["team"] = teams.team_id(cursor, f.team)
     if f.assignee is not None:
-        address = validation.email(f.assignee, "--assignee")
-        cursor.execute("SELECT id FROM agents WHERE email = %s", (address,))
-        row = cursor.fetchone()
-        if row is None:
-            raise validation.no_agent(address)
         clauses.append("c.assignee_id = %(assignee)s")
-        params["assignee"] = row[0]
+        params["assignee"] = people.agent_id(cursor, f.assignee, "--assignee")
     if f.states:
         clauses.append(f"{rules.cycle_state('%(now)s')} = ANY(%(states)s)")
         params["states"] = sorted({validation.choice(CycleState, s, "--state").value for s in f.states})

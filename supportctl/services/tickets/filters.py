@@ -15,6 +15,7 @@ from supportctl.config import When, instant
 from supportctl.domain.enums import Priority, Status
 from supportctl.errors import InvalidInput
 from supportctl.services import validation
+from supportctl.services.people import queries as people
 from supportctl.services.sla import rules
 from supportctl.services.teams import queries as teams
 
@@ -53,13 +54,12 @@ def where(cursor: Any, f: TicketFilter, now: datetime) -> tuple[str, dict]:
         raise InvalidInput("give --assignee or --unassigned, not both")
     if f.assignee:
         clauses.append("t.assignee_id = %(assignee_id)s")
-        params["assignee_id"] = _id_of(cursor, "agents", validation.email(f.assignee, "agent"), validation.no_agent)
+        params["assignee_id"] = people.agent_id(cursor, f.assignee)
     if f.unassigned:
         clauses.append("t.assignee_id IS NULL")
     if f.customer:
         clauses.append("t.customer_id = %(customer_id)s")
-        params["customer_id"] = _id_of(cursor, "customers", validation.email(f.customer, "customer"),
-                                       validation.no_customer)
+        params["customer_id"] = people.customer_id(cursor, f.customer)
     if f.team is not None and f.no_team:
         raise InvalidInput("give --team or --no-team, not both")
     if f.team is not None:
@@ -107,11 +107,3 @@ def order_by(sort: str) -> str:
         column = "CASE t.priority " + " ".join(f"WHEN '{p.value}' THEN {p.rank}" for p in Priority) + " END"
     way = "DESC" if descending else "ASC"
     return f"ORDER BY {column} {way}, t.id {way}"
-
-
-def _id_of(cursor: Any, table: str, address: str, missing) -> int:
-    cursor.execute(f"SELECT id FROM {table} WHERE email = %s", (address,))
-    row = cursor.fetchone()
-    if row is None:
-        raise missing(address)
-    return row[0]
