@@ -18,6 +18,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
@@ -337,6 +338,10 @@ class SlaCycle(Base):
         # queue escalate's search for breaches it has not yet written down.
         Index("ix_sla_cycles_breach_unnoted", "due_at",
               postgresql_where=text("state IN ('running', 'paused') AND breach_noted_at IS NULL")),
+        Index("ix_sla_cycles_ladder", "ladder", postgresql_where=text("ladder IS NOT NULL")),
+        # queue escalate's search for ladder steps that have come due.
+        Index("ix_sla_cycles_laddered_running", "due_at",
+              postgresql_where=text("ladder IS NOT NULL AND state = 'running'")),
     )
 
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
@@ -355,6 +360,58 @@ class SlaCycle(Base):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
     breach_noted_at: Mapped[datetime | None] = _ts()
+    # The ladder it follows, chosen when it starts (migration 0009); none: §5 escalation.
+    ladder: Mapped[str | None] = mapped_column(ForeignKey("escalation_ladders.name", ondelete="SET NULL"))
+
+
+class EscalationLadder(Base):
+    """A named ladder of escalation steps (docs/escalation.md); empty filters match any."""
+
+    __tablename__ = "escalation_ladders"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    priorities: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    teams: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")  # slugs
+    policies: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")  # names
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)  # domain.ladders.Step.stored()
+    created_at: Mapped[datetime] = _ts(False)
+    updated_at: Mapped[datetime] = _ts(False)
+
+
+class LadderFiring(Base):
+    """`queue escalate`'s claim of one step firing (or its skipping) for one SLA cycle: the
+    primary key makes it happen once, whichever host inserts the row first."""
+
+    __tablename__ = "ladder_firings"
+    __table_args__ = (
+        CheckConstraint("action IN ('fired', 'skipped')", name="action"),
+        ForeignKeyConstraint(["ticket_id", "metric", "cycle"],
+                             ["sla_cycles.ticket_id", "sla_cycles.metric", "sla_cycles.cycle"],
+                             name="fk_ladder_firings_ticket_id_sla_cycles", ondelete="CASCADE"),
+    )
+
+    ticket_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    metric: Mapped[str] = mapped_column(Text, primary_key=True)
+    cycle: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repeat: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ladder: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = _ts(False)
+    actor: Mapped[str] = mapped_column(Text)
+
+
+class QuietHours(Base):
+    """When ladder steps' notifications wait; one row or none."""
+
+    __tablename__ = "quiet_hours"
+    __table_args__ = (CheckConstraint("id", name="one_row"),)
+
+    id: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default=text("true"))
+    timezone: Mapped[str] = mapped_column(Text)
+    hours: Mapped[str] = mapped_column(Text)
+    exempt: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    updated_at: Mapped[datetime] = _ts(False)
 
 
 class Notification(Base):

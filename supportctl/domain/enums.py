@@ -109,6 +109,8 @@ class EventKind(StrEnum):
     IMPORTED = "imported"
     TEAM_CHANGED = "team_changed"
     SLA_POLICY_CHANGED = "sla_policy_changed"
+    LADDER_STEP_FIRED = "ladder_step_fired"
+    LADDER_STEP_SKIPPED = "ladder_step_skipped"
 
 
 def values(enum: type[StrEnum]) -> list[str]:

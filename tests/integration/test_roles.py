@@ -9,6 +9,7 @@ roles made here are dropped when the test ends.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 
 import psycopg2
@@ -210,7 +211,8 @@ def test_what_a_role_may_not_do_is_refused_by_the_database(login, seeded, engine
     "customer list --format json", "agent list --format json", "sla policy --format json", "notify list --format json",
     "sla explain 2", "team list --format json", "team route list --format json", "sla history --format json",
     "report sla --format json", "report backlog --format json", "report response --format json",
-    "report workload --format json",
+    "report workload --format json", "escalation ladder list --format json",
+    "escalation quiet-hours show --format json",
 ])
 def test_the_reader_can_read_everything(login, seeded, args):
     result = login("supportctl_reader")(args)
@@ -298,6 +300,8 @@ def test_the_agent_imports_a_large_file_whose_statistics_it_refreshes_without_ma
     ["team", "add", "desk", "--name", "Desk"],
     ["sla", "policies", "add", "gold", "--tier", "enterprise"],
     ["sla", "calendar", "set", "--name", "berlin", "--timezone", "Europe/Berlin", "--hours", "mon-fri 09:00-17:00"],
+    ["escalation", "ladder", "set", "standard", "--step", "at=50% notify=leads"],
+    ["escalation", "quiet-hours", "set", "--timezone", "UTC", "--hours", "22:00-07:00"],
 ])
 def test_the_agent_cannot_change_policy_calendar_or_agents(login, seeded, engine, args):
     before = fingerprint(engine)
@@ -363,6 +367,26 @@ def test_the_admin_changes_policy_calendar_and_agents(login, seeded, engine):
         assert conn.scalar(text("SELECT response_seconds FROM sla_targets WHERE priority = 'high'")) == 7200
 
 
+def test_the_admin_sets_ladders_and_quiet_hours_and_the_agents_cron_fires_their_steps(login, seeded, engine):
+    admin, agent = login("supportctl_admin"), login("supportctl_agent")
+    ladder = ["escalation", "ladder", "set", "standard", "--step", "at=-30d metric=resolution notify=leads escalate"]
+    for args in (ladder,
+                 ["escalation", "quiet-hours", "set", "--timezone", "UTC", "--hours", "22:00-07:00"],
+                 ["ticket", "create", "--title", "Laddered", "--customer", "ana@example.com"]):
+        result = admin(args)
+        assert result.exit_code == 0, (args, result.stderr)
+    result = agent(["queue", "escalate", "--format", "json"])  # 30 days before due: fires at once
+    assert result.exit_code == 0, result.stderr
+    assert [(r["id"], r["action"]) for r in json.loads(result.stdout)] == [
+        (3, "escalate"), (3, "notify"), (2, "escalate")]  # ticket 2 follows no ladder (made before it)
+    for args in (["escalation", "ladder", "remove", "standard"], ["escalation", "quiet-hours", "clear"]):
+        result = admin(args)
+        assert result.exit_code == 0, (args, result.stderr)
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM ladder_firings")) == 1
+        assert conn.scalar(text("SELECT count(*) FROM sla_cycles WHERE ladder IS NOT NULL")) == 0
+
+
 @pytest.mark.parametrize("group", ["supportctl_agent", "supportctl_admin"])
 @pytest.mark.parametrize("statement", [
     "UPDATE ticket_events SET actor = 'forged'",
@@ -370,6 +394,8 @@ def test_the_admin_changes_policy_calendar_and_agents(login, seeded, engine):
     "TRUNCATE ticket_events",
     "UPDATE alembic_version SET version_num = '0001'",
     "UPDATE sla_cycles SET state = 'met'",
+    "UPDATE ladder_firings SET action = 'skipped'",
+    "DELETE FROM ladder_firings",
     "DELETE FROM sla_cycles",
     "INSERT INTO sla_cycles (ticket_id, metric, cycle, policy, target_seconds, started_at, due_at, state, priority) "
     "VALUES (1, 'response', 9, 'default', 1, now(), now(), 'met', 'low')",

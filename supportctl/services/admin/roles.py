@@ -10,7 +10,8 @@ made members of one of them (docs/operations.md shows how, and the matrix below)
                        the delivery columns of the outbox (never recipient or data), only
                        the round-robin cursor of agents.
     supportctl_admin   what the agent does, plus agents (and their absence), teams, their
-                       members and routes, the SLA policies, their targets and the calendars.
+                       members and routes, the SLA policies, their targets and the calendars,
+                       the escalation ladders and the quiet hours.
 
 Nobody writes the SLA history (sla_cycles) but the triggers on tickets, which run as the
 owner; a role may only stamp the breach `queue escalate` wrote down.
@@ -19,7 +20,8 @@ Grants are made on supportctl's own tables, by name: a table someone else adds t
 schema is readable by nobody here, and no default privileges reach future tables (a
 migration that adds a table adds it to MATRIX, and `db roles` is run again after
 `db upgrade`). Nothing may DELETE but what a command deletes (the calendar, on `sla
-calendar clear`; a member or a route, on `team member remove` and `team route remove`);
+calendar clear`; a member or a route, on `team member remove` and `team route remove`; a
+ladder or the quiet hours, on `escalation ladder remove` and `escalation quiet-hours clear`);
 ticket history is INSERT-only for everyone; alembic_version belongs to the owner. Every run first revokes whatever the three roles held in the schema, then
 grants afresh, in one transaction: the result is the same whatever was there before.
 """
@@ -93,6 +95,17 @@ MATRIX: dict[str, dict[str, tuple[Privilege, ...]]] = {
     "sla_cycles": {
         READER: ("SELECT",), AGENT: ("SELECT", ("UPDATE", ("breach_noted_at",))),
         ADMIN: ("SELECT", ("UPDATE", ("breach_noted_at",))),
+    },
+    # Ladders and quiet hours are the admin's, like the SLA policies; `queue escalate` (an
+    # agent's job) inserts the claim of each step it fires, and nothing ever changes one.
+    "escalation_ladders": {
+        READER: ("SELECT",), AGENT: ("SELECT",),
+        ADMIN: ("SELECT", "INSERT", "DELETE", ("UPDATE", ("priorities", "teams", "policies", "steps", "updated_at"))),
+    },
+    "ladder_firings": {READER: ("SELECT",), AGENT: ("SELECT", "INSERT"), ADMIN: ("SELECT", "INSERT")},
+    "quiet_hours": {
+        READER: ("SELECT",), AGENT: ("SELECT",),
+        ADMIN: ("SELECT", "INSERT", "DELETE", ("UPDATE", ("timezone", "hours", "exempt", "updated_at"))),
     },
     "alembic_version": {READER: ("SELECT",), AGENT: ("SELECT",), ADMIN: ("SELECT",)},
 }

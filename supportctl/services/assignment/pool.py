@@ -59,13 +59,14 @@ class Pool:
     members: dict[int, dict[int, int | None]]  # team id -> agent id -> cursor in that team
     slugs: dict[int, str]
 
-    def choose(self, strategy: Strategy, priority: str, team_id: int | None = None) -> Candidate:
+    def choose(self, strategy: Strategy, priority: str, team_id: int | None = None,
+               exclude: int | None = None) -> Candidate:
         """Whose turn it is (domain.assignment.choose), among the team's members when the
-        ticket has a team; NoEligibleAgent (naming the team) when nobody's."""
+        ticket has a team, never the agent `exclude`; NoEligibleAgent (naming the team) when nobody's."""
         if team_id is None:
-            return assignment.choose(list(self.agents.values()), strategy, priority)
+            return assignment.choose([c for c in self.agents.values() if c.id != exclude], strategy, priority)
         members = self.members.get(team_id, {})
-        pool = [replace(self.agents[a], seq=seq) for a, seq in members.items() if a in self.agents]
+        pool = [replace(self.agents[a], seq=seq) for a, seq in members.items() if a in self.agents and a != exclude]
         try:
             chosen = assignment.choose(pool, strategy, priority)
         except NoEligibleAgent as exc:
@@ -119,10 +120,11 @@ class Handover:
     seq: int  # the agent's new turn
     previous: str | None  # who had the ticket (for the history)
     strategy: Strategy | None = None
+    notify_at: datetime | None = None  # the mail's first attempt (a ladder's quiet hours); None: now
 
 
 _COLUMNS = (("ticket_id", "bigint"), ("agent_id", "bigint"), ("seq", "bigint"), ("previous", "text"),
-            ("strategy", "text"))
+            ("strategy", "text"), ("notify_at", "timestamptz"))
 
 
 def hand_over(cursor: Any, now: datetime, actor: str, handovers: list[Handover]) -> list[Assignment]:
@@ -131,7 +133,8 @@ def hand_over(cursor: Any, now: datetime, actor: str, handovers: list[Handover])
     if not handovers:
         return []
     batch, params = unnest("u", _COLUMNS, [
-        (h.ticket_id, h.agent_id, h.seq, h.previous, h.strategy.value if h.strategy else None) for h in handovers
+        (h.ticket_id, h.agent_id, h.seq, h.previous, h.strategy.value if h.strategy else None, h.notify_at)
+        for h in handovers
     ])
     cursor.execute(_HAND_OVER.format(batch=batch, due=iso_sql("m.response_due_at"),
                                      resolution=iso_sql("m.resolution_due_at")),
@@ -160,7 +163,7 @@ team_turns AS (  -- a member's cursor in the ticket's team (manual assignments m
     WHERE tm.team_id = s.team_id AND tm.agent_id = s.agent_id
 ),
 done AS (
-    SELECT u.n, m.*, g.email, g.name, u.previous, u.strategy
+    SELECT u.n, m.*, g.email, g.name, u.previous, u.strategy, u.notify_at
     FROM u JOIN moved m ON m.id = u.ticket_id JOIN agents g ON g.id = u.agent_id
 ),
 logged AS (
@@ -174,7 +177,7 @@ mailed AS (
     SELECT %(now)s, m.email, 'ticket_assigned', jsonb_build_object(
                'ticket_id', m.id, 'title', m.title, 'priority', m.priority, 'status', m.status,
                'agent_email', m.email, 'agent_name', m.name, 'response_due_at', {due},
-               'resolution_due_at', {resolution}), 'pending', 0, %(now)s
+               'resolution_due_at', {resolution}), 'pending', 0, coalesce(m.notify_at, %(now)s)
     FROM done m ORDER BY n
 )
 SELECT id, title, priority, email, previous, strategy FROM done ORDER BY n

@@ -35,6 +35,8 @@ class Escalation:
     response_due_at: datetime | None = None
     resolution_due_at: datetime | None = None
     next_reply_due_at: datetime | None = None  # of a running next-reply cycle
+    actor: str | None = None  # a ladder step's (docs/escalation.md); None: the run's
+    notify_at: datetime | None = None  # the mails' first attempt (quiet hours); None: now
 
     def row(self) -> dict:
         return {"id": self.id, "title": self.title, "previous_priority": self.previous_priority,
@@ -45,7 +47,7 @@ class Escalation:
         return replace(self, reassigned_to=email)
 
 
-def plan(ticket: Any, clock: Clock, metric: str, reason: str) -> Escalation:
+def plan(ticket: Any, clock: Clock, metric: str, reason: str, **given: Any) -> Escalation:
     """The escalation of `ticket` (anything with id, title, priority, escalation_level,
     created_at, reopened_at, paused_seconds and the next_reply_* fields) on its clock, not yet written."""
     priority = Priority(ticket.priority).raised().value
@@ -56,7 +58,7 @@ def plan(ticket: Any, clock: Clock, metric: str, reason: str) -> Escalation:
         reply_due = clock.next_reply_due(ticket.next_reply_started_at, priority, ticket.next_reply_paused_seconds or 0)
     return Escalation(ticket.id, ticket.title, ticket.priority, priority, ticket.escalation_level + 1, metric,
                       reason, response_due_at=response_due, resolution_due_at=resolution_due,
-                      next_reply_due_at=reply_due)
+                      next_reply_due_at=reply_due, **given)
 
 
 def breach_reason(metric: str, due: datetime) -> str:
@@ -65,7 +67,7 @@ def breach_reason(metric: str, due: datetime) -> str:
 
 _COLUMNS = (("id", "bigint"), ("previous_priority", "text"), ("priority", "text"), ("level", "integer"),
             ("metric", "text"), ("reason", "text"), ("response_due", "timestamptz"), ("resolution_due", "timestamptz"),
-            ("reply_due", "timestamptz"))
+            ("reply_due", "timestamptz"), ("actor", "text"), ("notify_at", "timestamptz"))
 
 
 def apply(cursor: Any, now: datetime, actor: str, escalations: list[Escalation]) -> None:
@@ -74,7 +76,7 @@ def apply(cursor: Any, now: datetime, actor: str, escalations: list[Escalation])
         return
     batch, params = unnest("e", _COLUMNS, [
         (e.id, e.previous_priority, e.priority, e.escalation_level, e.metric, e.reason, e.response_due_at,
-         e.resolution_due_at, e.next_reply_due_at) for e in escalations
+         e.resolution_due_at, e.next_reply_due_at, e.actor, e.notify_at) for e in escalations
     ])
     cursor.execute(_APPLY.format(batch=batch), {**params, "now": now, "actor": actor, "lead": Role.LEAD.value})
 
@@ -90,7 +92,7 @@ changed AS (
 ),
 logged AS (
     INSERT INTO ticket_events (ticket_id, at, actor, kind, from_value, to_value)
-    SELECT e.id, %(now)s, %(actor)s, 'escalated',
+    SELECT e.id, %(now)s, coalesce(e.actor, %(actor)s), 'escalated',
            jsonb_build_object('priority', e.previous_priority, 'escalation_level', e.level - 1),
            jsonb_build_object('priority', e.priority, 'escalation_level', e.level, 'metric', e.metric,
                               'reason', e.reason)
@@ -100,7 +102,7 @@ INSERT INTO notifications (created_at, recipient, template, data, status, attemp
 SELECT %(now)s, r.email, 'ticket_escalated', jsonb_build_object(
            'ticket_id', e.id, 'title', t.title, 'status', t.status, 'previous_priority', e.previous_priority,
            'priority', e.priority, 'escalation_level', e.level, 'metric', e.metric, 'reason', e.reason,
-           'assignee_email', a.email, 'customer_email', c.email), 'pending', 0, %(now)s
+           'assignee_email', a.email, 'customer_email', c.email), 'pending', 0, coalesce(e.notify_at, %(now)s)
 FROM e JOIN tickets t ON t.id = e.id JOIN customers c ON c.id = t.customer_id
 LEFT JOIN agents a ON a.id = t.assignee_id
 CROSS JOIN LATERAL (

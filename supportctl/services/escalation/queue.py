@@ -22,7 +22,7 @@ from supportctl.domain.assignment import NoEligibleAgent
 from supportctl.domain.enums import Priority, Role, Strategy
 from supportctl.domain.lifecycle import DONE
 from supportctl.services.assignment.pool import Handover, hand_over, lock_pool, next_seqs
-from supportctl.services.escalation import breaches, effect
+from supportctl.services.escalation import breaches, effect, ladders, steps
 from supportctl.services.escalation.effect import Escalation
 from supportctl.services.sla import rules
 from supportctl.services.sla.policy import Book
@@ -34,7 +34,13 @@ _FIELDS = ("id", "title", "priority", "escalation_level", "created_at", "reopene
            "metric", "due_at")
 
 
-def claim_batch(cursor: Any, now: datetime, size: int, scope: TicketFilter = TicketFilter()) -> list[SimpleNamespace]:
+# A ticket whose running SLA cycle follows a ladder is escalated by its steps alone (steps.py).
+_NOT_LADDERED = ("AND NOT EXISTS (SELECT 1 FROM sla_cycles lc WHERE lc.ticket_id = t.id AND lc.ladder IS NOT NULL "
+                 "AND lc.state IN ('running', 'paused')) ")
+
+
+def claim_batch(cursor: Any, now: datetime, size: int, scope: TicketFilter = TicketFilter(),
+                ladders_exist: bool = False) -> list[SimpleNamespace]:
     """Lock up to `size` tickets due for escalation that no other run holds; most overdue first.
 
     The re-escalation interval is read from the ticket's policy targets in the same statement:
@@ -53,16 +59,18 @@ def claim_batch(cursor: Any, now: datetime, size: int, scope: TicketFilter = Tic
         f"FROM tickets t JOIN sla_targets st ON st.policy_id = t.sla_policy_id AND st.priority = t.priority "
         f"WHERE t.status <> ALL(%(done)s) AND {rules.breached('%(now)s')} {clause.replace('WHERE', 'AND', 1)} "
         f"AND (t.last_escalated_at IS NULL OR t.last_escalated_at + make_interval(secs => st.response_seconds) "
-        f"<= %(now)s) ORDER BY due_at, t.id LIMIT %(size)s FOR UPDATE OF t SKIP LOCKED",
+        f"<= %(now)s) {_NOT_LADDERED if ladders_exist else ''}"
+        f"ORDER BY due_at, t.id LIMIT %(size)s FOR UPDATE OF t SKIP LOCKED",
         {**params, "now": now, "done": DONE, "size": size},
     )
     return [SimpleNamespace(**dict(zip(_FIELDS, row))) for row in cursor.fetchall()]
 
 
 def escalate_batch(cursor: Any, now: datetime, actor: str, size: int = BATCH_SIZE,
-                   reassign: bool = False, scope: TicketFilter = TicketFilter()) -> list[Escalation]:
+                   reassign: bool = False, scope: TicketFilter = TicketFilter(),
+                   ladders_exist: bool = False) -> list[Escalation]:
     """Escalate one batch in the caller's transaction; an empty list means the queue is done."""
-    claimed = claim_batch(cursor, now, size, scope)
+    claimed = claim_batch(cursor, now, size, scope, ladders_exist)
     if not claimed:
         return []
     # After the claim: its row locks hold off `sla set` and `sla calendar` (they lock tickets
@@ -113,6 +121,15 @@ def _give_critical_to_seniors(cursor: Any, now: datetime, actor: str, done: list
 class Run:
     escalated: list[Escalation]
     breaches_noted: int  # cycles whose `sla_breached` event this run wrote
+    steps: list[steps.Done] | None = None  # the ladders' actions; None: there is no ladder
+
+    def rows(self) -> list[dict]:
+        """With ladders, one row per action (docs/escalation.md): the one-step escalations of
+        tickets that follow no ladder are `escalate` rows without a ladder."""
+        if self.steps is None:
+            return [e.row() for e in self.escalated]
+        return [s.row() for s in self.steps] + [
+            steps.Done(e.id, e.metric, None, None, None, None, "escalate", e.priority).row() for e in self.escalated]
 
 
 def run(batches: Batches, now: datetime, actor: str, *, limit: int | None = None, dry_run: bool = False,
@@ -128,21 +145,25 @@ def run(batches: Batches, now: datetime, actor: str, *, limit: int | None = None
     """
     done: list[Escalation] = []
     scope = TicketFilter(team=team, no_team=no_team)
+    laddered = batches.run(ladders.any_ladder)
 
     def batch(cursor: Any) -> list[Escalation]:
         size = batch_size if limit is None else min(batch_size, limit - len(done))
-        return escalate_batch(cursor, now, actor, size, reassign, scope) if size > 0 else []
+        return escalate_batch(cursor, now, actor, size, reassign, scope, laddered) if size > 0 else []
 
     if dry_run:
-        def every_batch(cursor: Any) -> None:
+        def every_batch(cursor: Any) -> list[steps.Done] | None:
+            fired = steps.run(batches, now, actor, dry_run_cursor=cursor, scope=scope) if laddered else None
             while chunk := batch(cursor):
                 done.extend(chunk)
+            return fired
 
-        batches.rolled_back(every_batch)
-        return Run(done, 0)
+        return Run(done, 0, batches.rolled_back(every_batch))
+    # The ladders' steps first: a step's escalation is due at its own time, not the breach's.
+    fired = steps.run(batches, now, actor, scope=scope) if laddered else None
     while chunk := batches.run(batch):
         done.extend(chunk)
     noted = 0
     while count := batches.run(lambda cursor: breaches.note_breaches(cursor, now, actor, batch_size, scope)):
         noted += count
-    return Run(done, noted)
+    return Run(done, noted, fired)

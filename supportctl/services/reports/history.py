@@ -25,6 +25,7 @@ COLUMNS = (
     Column("due_at", "c.due_at", Kind.TIME), Column("paused_seconds", "c.paused_seconds", Kind.NUMBER),
     Column("met_at", "c.met_at", Kind.TIME), Column("state", rules.cycle_state("%(now)s")),
     Column("priority", "c.priority"), Column("team", "tm.slug"), Column("assignee_email", "a.email"),
+    Column("ladder", "c.ladder"),  # the escalation ladder it follows (docs/escalation.md)
 )
 FROM = ("FROM sla_cycles c LEFT JOIN teams tm ON tm.id = c.team_id LEFT JOIN agents a ON a.id = c.assignee_id")
 
