@@ -1,12 +1,15 @@
 """Bulk ticket import from CSV: every row checked before anything is written, then one transaction.
 
 The header names columns as `ticket export` writes them, so an export re-imports.
-Rows are validated (pydantic) as they stream from the file into a temporary table
-(COPY, in batches), so memory stays flat however large the file; a repeated external
-id is then found in SQL over that table, and INSERT … SELECT writes the tickets (each
-with its team, given or routed, and its SLA policy and due dates), then their `created`
-events. Any bad row and nothing is written; every bad row is reported
-as `line N: column: problem`, N the physical line (the header is line 1).
+The rows stream from the file into a temporary table (COPY, in batches), so memory stays
+flat however large the file; on the way Python checks only what SQL cannot: the CSV's
+shape, UTF-8, NUL bytes, and the timestamps (ISO 8601 as Python reads it; PostgreSQL's
+input would take `yesterday`). Every other check is set-based SQL over that table: the
+required cells, lengths, statuses and priorities, tags, teams, agents, repeated external
+ids, and each distinct email address once (email_validator's rules). Then INSERT … SELECT
+writes the tickets (each with its team, given or routed, and its SLA policy and due
+dates), then their `created` events. Any bad row and nothing is written; every bad row
+is reported as `line N: column: problem`, N the physical line (the header is line 1).
 
 Rows whose external id is already in the database are skipped, not refused, so
 running an import again is harmless.
@@ -21,17 +24,8 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from typing import BinaryIO
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -54,103 +48,20 @@ MAX_FIELD = changes.MAX_TEXT  # characters in one cell
 # Bytes in one physical line: a file without line breaks (or /dev/zero) is refused, not read whole.
 MAX_LINE = 4 * MAX_FIELD + 4096
 _BATCH = 5000
-_STAGED = (
-    "line", "ok", "external_id", "title", "description", "status", "priority", "category", "tags",
-    "customer_email", "assignee_email", "team", "created_at",
-)
-_STAGED_TYPES = {"line": "integer PRIMARY KEY", "ok": "boolean", "created_at": "timestamptz"}
+# The cells in the order a row's problems are reported (the order of `ticket create`'s checks).
+CELLS = ("title", "customer_email", "external_id", "description", "status", "priority", "category", "tags",
+         "assignee_email", "team", "created_at")
+_STAGED = {"line": "integer PRIMARY KEY", "bad": "boolean", "nul": "text[]",
+           **{c: "timestamptz" if c == "created_at" else "text" for c in CELLS}}
 _CHOICES = {"status": tuple(Status), "priority": tuple(Priority)}
-_TEXT = {"title": changes.title_text, "description": changes.description_text,
-         "external_id": changes.external_id_text}
 
 
-@lru_cache(maxsize=65536)  # imports repeat the same customers and agents
-def _address(text: str) -> str:
+def _address(text: str) -> tuple[str | None, str | None]:
+    """(the address as stored, None) or (None, what is wrong with it)."""
     try:
-        return validation.email(text)
+        return validation.email(text), None
     except InvalidInput as exc:
-        raise ValueError(f"{text!r} is not a valid email address: {exc.__cause__}") from None
-
-
-class ImportRow(BaseModel):
-    """One CSV row; blank cells are left out, so the defaults apply (and a blank title or
-    customer_email is missing; a blank team is routed). Validation context: `now`, `agents`
-    (email -> active) and `teams` (slug -> active)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    title: str
-    customer_email: str
-    external_id: str | None = None
-    description: str = ""
-    status: Status = Status.OPEN
-    priority: Priority = Priority.MEDIUM
-    category: str | None = None
-    tags: list[str] = []
-    assignee_email: str | None = None
-    team: str | None = None
-    created_at: datetime | None = None
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _cell(cls, value: str, info: ValidationInfo):
-        name = info.field_name
-        if "\x00" in value:
-            raise ValueError("contains a NUL byte")
-        if name in _TEXT:  # the limits `ticket create` has
-            try:
-                return _TEXT[name](value)
-            except InvalidInput as exc:
-                raise ValueError(exc.message) from None
-        if name in ("customer_email", "assignee_email"):
-            address = _address(value)
-            if name == "assignee_email" and address not in info.context["agents"]:
-                raise ValueError(f"{address}: no agent has this email")
-            return address
-        if name == "team":
-            slug = value.strip().lower()
-            if slug not in info.context["teams"]:
-                raise ValueError(f"{value.strip()!r}: no team has this slug")
-            if not info.context["teams"][slug]:
-                raise ValueError(f"{slug} is inactive: it gets no new tickets")
-            return slug
-        if name in ("status", "priority"):
-            allowed = _CHOICES[name]
-            if value.strip().lower() not in allowed:
-                raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
-            return value.strip().lower()
-        if name == "tags":
-            try:
-                return changes.tags([t for t in value.split(";") if t.strip()])
-            except InvalidInput as exc:
-                raise ValueError(exc.message) from None
-        if name == "created_at":
-            try:
-                stamp = parse_timestamp(value)
-            except InvalidInput:
-                raise ValueError(f"{value!r} is not an ISO 8601 time, e.g. 2026-11-23T14:05:00Z") from None
-            if stamp > info.context["now"]:
-                raise ValueError(f"{value} is in the future")
-            if stamp < EARLIEST_NOW:  # due dates and calendar walks count on from it
-                raise ValueError(f"{value} is before {EARLIEST_NOW:%Y-%m-%d}")
-            return stamp
-        return value.strip()
-
-    @model_validator(mode="after")
-    def _active_assignee(self, info: ValidationInfo) -> ImportRow:
-        # History may name agents who have left; open work may not.
-        if self.assignee_email and not info.context["agents"][self.assignee_email] and not self.status.is_done:
-            raise ValueError(f"assignee_email: {self.assignee_email} is inactive "
-                             "(allowed only on resolved or closed tickets)")
-        return self
-
-
-def _problems_of(exc: ValidationError) -> list[str]:
-    found = []
-    for error in exc.errors(include_url=False):
-        problem = "must not be empty" if error["type"] == "missing" else error["msg"].removeprefix("Value error, ")
-        found.append(f"{error['loc'][0]}: {problem}" if error["loc"] else problem)
-    return found
+        return None, f"{text!r} is not a valid email address: {exc.__cause__}"
 
 
 class BadRows(InvalidInput):
@@ -165,16 +76,20 @@ class BadRows(InvalidInput):
         self.problems = problems
 
 
+# A row's problems are reported in this column order (the file's and the row's first).
+_ORDER = {"file": -2, "row": -1, **{c: i for i, c in enumerate(CELLS)}, "model": len(CELLS)}
+
+
 @dataclass
 class Outcome:
     rows: int = 0  # data rows read (blank lines aside)
     imported: int = 0  # imported, or that would be with dry_run
     skipped: int = 0  # external id already in the database
     new_customers: int = 0
-    problems: list[tuple[int, str]] = field(default_factory=list, repr=False)
+    problems: list[tuple[int, int, str]] = field(default_factory=list, repr=False)
 
     def bad(self, line: int, problem: str) -> None:
-        self.problems.append((line, f"line {line}: {problem}"))
+        self.problems.append((line, _ORDER[problem.split(":", 1)[0]], f"line {line}: {problem}"))
 
 
 def _lines(stream: BinaryIO, outcome: Outcome) -> Iterator[str]:
@@ -234,14 +149,15 @@ def _header(reader, name: str) -> list[str]:
 
 
 class _Stage:
-    """Rows copied into a temporary table a batch at a time; bad rows too (line and
-    external id only), so an external id repeated on a bad row is still found."""
+    """The rows, as the file has them, copied into a temporary table a batch at a time; rows
+    that are not rows (a wrong number of fields) by line and external id only, so an
+    external id repeated on one is still found."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, session: Session, table: str, columns: dict[str, str]) -> None:
+        self.session, self.table, self.names = session, table, list(columns)
         self.rows: list[tuple] = []
-        columns = ", ".join(f"{c} {_STAGED_TYPES.get(c, 'text')}" for c in _STAGED)
-        session.execute(text(f"CREATE TEMPORARY TABLE import_rows ({columns}) ON COMMIT DROP"))
+        typed = ", ".join(f"{c} {kind}" for c, kind in columns.items())
+        session.execute(text(f"CREATE TEMPORARY TABLE {table} ({typed}) ON COMMIT DROP"))
 
     def add(self, row: tuple) -> None:
         self.rows.append(row)
@@ -255,22 +171,37 @@ class _Stage:
         # Every cell quoted (so `\.` is data, never the end-of-data mark); FORCE_NULL reads "" as NULL.
         csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(self.rows)
         buffer.seek(0)
-        columns = ", ".join(_STAGED)
+        columns = ", ".join(self.names)
         with self.session.connection().connection.dbapi_connection.cursor() as cursor:
             cursor.copy_expert(
-                f"COPY import_rows ({columns}) FROM STDIN WITH (FORMAT csv, FORCE_NULL ({columns}))", buffer
+                f"COPY {self.table} ({columns}) FROM STDIN WITH (FORMAT csv, FORCE_NULL ({columns}))", buffer
             )
         self.rows.clear()
 
 
-def _read(session: Session, stream: BinaryIO, name: str, now: datetime, outcome: Outcome) -> None:
-    context = {"now": now, "agents": dict(session.execute(text("SELECT email, active FROM agents")).all()),
-               "teams": dict(session.execute(text("SELECT slug, active FROM teams")).all())}
-    stage = _Stage(session)
+def _stamp(value: str, now: datetime) -> tuple[datetime | None, str | None]:
+    """created_at read as Python reads ISO 8601 (PostgreSQL's input would take `yesterday`)."""
+    try:
+        stamp = parse_timestamp(value)
+    except InvalidInput:
+        return None, f"{value!r} is not an ISO 8601 time, e.g. 2026-11-23T14:05:00Z"
+    if stamp > now:
+        return None, f"{value} is in the future"
+    if stamp < EARLIEST_NOW:  # due dates and calendar walks count on from it
+        return None, f"{value} is before {EARLIEST_NOW:%Y-%m-%d}"
+    return stamp, None
+
+
+def _read(session: Session, stream: BinaryIO, name: str, now: datetime, outcome: Outcome) -> set[str]:
+    """Stream the rows into import_rows, checking only what SQL cannot: the CSV's shape,
+    UTF-8, NUL bytes, the timestamps. Returns every distinct email cell, to check once each."""
+    stage = _Stage(session, "import_rows", _STAGED)
     reader = csv.reader(_lines(stream, outcome), strict=True)
     header = _header(reader, name)
-    wanted = [(i, c) for i, c in enumerate(header) if c not in IGNORED]
-    external = header.index("external_id") if "external_id" in header else None
+    at = [header.index(c) if c in header else None for c in CELLS]
+    external = at[CELLS.index("external_id")]
+    stamp_at = CELLS.index("created_at")
+    emails: set[str] = set()
     while True:
         line = reader.line_num + 1  # where the next row starts; quoted fields may span lines
         try:
@@ -284,24 +215,128 @@ def _read(session: Session, stream: BinaryIO, name: str, now: datetime, outcome:
         if not cells or cells == [""]:  # a blank line
             continue
         outcome.rows += 1
-        try:
-            if len(cells) != len(header):
-                raise ValueError(f"row: {len(cells)} fields, the header has {len(header)}")
-            row = ImportRow.model_validate({c: cells[i] for i, c in wanted if cells[i].strip()}, context=context)
-        except (ValueError, ValidationError) as exc:
-            problems = _problems_of(exc) if isinstance(exc, ValidationError) else [str(exc)]
-            for problem in problems:
-                outcome.bad(line, problem)
+        if len(cells) != len(header):
+            outcome.bad(line, f"row: {len(cells)} fields, the header has {len(header)}")
             key = cells[external].strip() if external is not None and external < len(cells) else ""
-            stage.add((line, False, key.replace("\x00", "")) + (None,) * (len(_STAGED) - 3))
+            stage.add((line, True, "{}", *(key.replace("\x00", "") or None if c == "external_id" else None
+                                          for c in CELLS)))
             continue
-        stamp = row.created_at or now
-        stage.add((
-            line, True, row.external_id, row.title, row.description, row.status.value, row.priority.value,
-            row.category, ";".join(row.tags), row.customer_email, row.assignee_email, row.team,
-            stamp.isoformat(),
-        ))
+        # A blank cell is no value: the column's default applies (a blank team is routed).
+        values = [cells[i] if i is not None and cells[i].strip() else None for i in at]
+        nul = []
+        for column, value in zip(CELLS, values):
+            if value is not None and "\x00" in value:
+                outcome.bad(line, f"{column}: contains a NUL byte")
+                nul.append(column)
+        if nul:
+            values = [v.replace("\x00", "") if v is not None else None for v in values]
+        stamp = None
+        if values[stamp_at] is not None and "created_at" not in nul:
+            stamp, problem = _stamp(values[stamp_at], now)
+            if problem:
+                outcome.bad(line, f"created_at: {problem}")
+        values[stamp_at] = stamp.isoformat() if stamp else None
+        for column in ("customer_email", "assignee_email"):
+            value = values[CELLS.index(column)]
+            if value is not None:
+                emails.add(value)
+        key = values[CELLS.index("external_id")]
+        values[CELLS.index("external_id")] = key.strip() if key is not None else None
+        stage.add((line, False, "{" + ",".join(nul) + "}", *values))
     stage.flush()
+    return emails
+
+
+def _check_addresses(session: Session, emails: set[str]) -> None:
+    """Each distinct address once (email_validator's rules are not SQL), into import_addresses."""
+    stage = _Stage(session, "import_addresses", {"raw": "text PRIMARY KEY", "address": "text", "problem": "text"})
+    for raw in emails:
+        stage.add((raw, *_address(raw)))
+    stage.flush()
+
+
+# Every problem of a cell, one row each: (line, column, what, the cell). Set-based over the
+# staging table; the messages are made from them in Python (_message).
+_PROBLEMS = """
+WITH r AS (SELECT * FROM import_rows WHERE NOT bad)
+SELECT line, 'title', 'missing', NULL FROM r WHERE title IS NULL AND NOT 'title' = ANY(nul)
+UNION ALL SELECT line, 'title', 'long', length(btrim(title))::text FROM r WHERE length(btrim(title)) > %(max_title)s
+UNION ALL SELECT line, 'customer_email', 'missing', NULL FROM r WHERE customer_email IS NULL
+    AND NOT 'customer_email' = ANY(nul)
+UNION ALL SELECT r.line, 'customer_email', 'address', a.problem FROM r JOIN import_addresses a
+    ON a.raw = r.customer_email WHERE a.problem IS NOT NULL
+UNION ALL SELECT line, 'external_id', 'long', length(external_id)::text FROM r
+    WHERE length(external_id) > %(max_external_id)s
+UNION ALL SELECT line, 'status', 'choice', status FROM r WHERE lower(btrim(status)) <> ALL(%(statuses)s)
+UNION ALL SELECT line, 'priority', 'choice', priority FROM r WHERE lower(btrim(priority)) <> ALL(%(priorities)s)
+UNION ALL SELECT * FROM (
+    SELECT line, 'tags', 'tag', (SELECT x FROM unnest(string_to_array(tags, ';')) WITH ORDINALITY AS u(x, o)
+                                 WHERE length(btrim(x)) > %(max_tag)s ORDER BY o LIMIT 1) AS tag
+    FROM r WHERE tags IS NOT NULL) AS t WHERE tag IS NOT NULL
+UNION ALL SELECT r.line, 'assignee_email', 'address', a.problem FROM r JOIN import_addresses a
+    ON a.raw = r.assignee_email WHERE a.problem IS NOT NULL
+UNION ALL SELECT r.line, 'assignee_email', 'no agent', a.address FROM r JOIN import_addresses a
+    ON a.raw = r.assignee_email WHERE a.address IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM agents g WHERE g.email = a.address)
+UNION ALL SELECT r.line, 'team', CASE WHEN tm.id IS NULL THEN 'no team' ELSE 'inactive' END, r.team
+    FROM r LEFT JOIN teams tm ON tm.slug = lower(btrim(r.team)) WHERE r.team IS NOT NULL AND NOT 'team' = ANY(r.nul)
+    AND (tm.id IS NULL OR NOT tm.active)
+UNION ALL SELECT r.line, 'model', 'inactive assignee', a.address FROM r JOIN import_addresses a
+    ON a.raw = r.assignee_email JOIN agents g ON g.email = a.address
+    WHERE NOT g.active AND coalesce(lower(btrim(r.status)), 'open') NOT IN ('resolved', 'closed')
+"""
+
+
+def _message(column: str, what: str, cell: str | None) -> str:
+    if what == "missing":
+        return f"{column}: must not be empty"
+    if what == "long":
+        limit = {"title": changes.MAX_TITLE, "external_id": changes.MAX_EXTERNAL_ID}[column]
+        label = "external id" if column == "external_id" else column
+        return f"{column}: {label} is {int(cell):,} characters long; at most {limit:,}"
+    if what == "address":
+        return f"{column}: {cell}"
+    if what == "choice":
+        return f"{column}: {cell!r} is not one of {', '.join(_CHOICES[column])}"
+    if what == "tag":
+        return f"tags: tag {cell!r} must be 1-{changes.MAX_TAG_LENGTH} characters without ';'"
+    if what == "no agent":
+        return f"assignee_email: {cell}: no agent has this email"
+    if what == "no team":
+        return f"team: {cell.strip()!r}: no team has this slug"
+    if what == "inactive":
+        return f"team: {cell.strip().lower()} is inactive: it gets no new tickets"
+    # History may name agents who have left; open work may not.
+    return f"assignee_email: {cell} is inactive (allowed only on resolved or closed tickets)"
+
+
+def _check(session: Session, outcome: Outcome) -> None:
+    cursor = session.connection().connection.dbapi_connection.cursor()
+    cursor.execute(_PROBLEMS, {"max_title": changes.MAX_TITLE, "max_external_id": changes.MAX_EXTERNAL_ID,
+                               "max_tag": changes.MAX_TAG_LENGTH, "statuses": list(Status),
+                               "priorities": list(Priority)})
+    found = cursor.fetchall()
+    troubled = {line for line, *_ in outcome.problems} | {line for line, column, *_ in found if column != "model"}
+    for line, column, what, cell in found:
+        # Whether an assignee may have left is asked of a row that is otherwise sound.
+        if column != "model" or line not in troubled:
+            outcome.bad(line, _message(column, what, cell))
+    for line, external_id, first in session.execute(text(_DUPLICATES)):
+        outcome.bad(line, f"external_id: {external_id!r} is also on line {first}")
+
+
+# The checked rows as they are stored: trimmed, lower-cased, defaults, one tag once.
+_NORMALISE = """
+UPDATE import_rows r SET
+    title = btrim(r.title), status = coalesce(lower(btrim(r.status)), 'open'),
+    priority = coalesce(lower(btrim(r.priority)), 'medium'), category = nullif(btrim(r.category), ''),
+    tags = array_to_string(ARRAY(
+        SELECT t FROM (SELECT btrim(x) AS t, min(o) AS o FROM unnest(string_to_array(r.tags, ';'))
+                       WITH ORDINALITY AS u(x, o) WHERE btrim(x) <> '' GROUP BY 1) AS d ORDER BY o), ';'),
+    customer_email = (SELECT a.address FROM import_addresses a WHERE a.raw = r.customer_email),
+    assignee_email = (SELECT a.address FROM import_addresses a WHERE a.raw = r.assignee_email),
+    team = lower(btrim(r.team)), created_at = coalesce(r.created_at, :now)
+"""
 
 
 _DUPLICATES = """
@@ -412,14 +447,15 @@ def import_csv(
     outcome = Outcome()
     previous_limit = csv.field_size_limit(MAX_FIELD)
     try:
-        _read(session, stream, name, now, outcome)
+        emails = _read(session, stream, name, now, outcome)
     finally:
         csv.field_size_limit(previous_limit)
-    for line, external_id, first in session.execute(text(_DUPLICATES)):
-        outcome.bad(line, f"external_id: {external_id!r} is also on line {first}")
+    _check_addresses(session, emails)
+    _check(session, outcome)
     if outcome.problems:
-        outcome.problems.sort(key=lambda p: p[0])  # stable: a row's problems keep their column order
-        raise BadRows([message for _, message in outcome.problems], outcome.rows)
+        outcome.problems.sort(key=lambda p: p[:2])  # stable: a column's problems keep their order
+        raise BadRows([message for *_, message in outcome.problems], outcome.rows)
+    session.execute(text(_NORMALISE), {"now": now})
     good = outcome.rows
     if dry_run:
         outcome.imported, outcome.new_customers = session.execute(text(_COUNT)).one()
