@@ -20,6 +20,7 @@ import argparse
 import os
 import platform
 import re
+import shlex
 import shutil
 import signal
 import statistics
@@ -351,6 +352,7 @@ class Bench:
     extra: Callable[[str, Path], list[str]] | None = None  # a second floor, informative
     extra_floor: str = ""
     unbuffered: bool = False  # the supportctl side runs with PYTHONUNBUFFERED=1
+    runs: int | None = None  # timed runs, when not the harness's (a slow floor)
 
 
 def slug(name: str) -> str:
@@ -364,6 +366,21 @@ class Harness:
         self.warm_fresh = not quick
         self.psql = psql_path()
         self.startup = 0.0
+
+    def ids_file(self, count: int) -> Path:
+        """The ids of `count` unresolved tickets (closed ones refuse changes), one a line, for `--ids`."""
+        path = self.out / f"ids-{count}.txt"
+        if not path.exists():
+            ids = self.server.query(BASE, "SELECT id FROM tickets WHERE status NOT IN ('resolved', 'closed') "
+                                          f"ORDER BY id LIMIT {count}")
+            path.write_text("".join(f"{n}\n" for (n,) in ids))
+        return path
+
+    def update_loop(self, url: str, ids: Path) -> list[str]:
+        """A shell loop of one `ticket update` process per id (the way bulk changes were made before)."""
+        command = " ".join(map(shlex.quote, self.supportctl(url, ["ticket", "update"])))
+        return ["sh", "-c", f'while read -r id; do {command} "$id" {" ".join(BULK_CHANGE)} >/dev/null || exit 1; '
+                            f"done < {shlex.quote(str(ids))}"]
 
     def supportctl(self, url: str, args: list[str]) -> list[str]:
         return [*supportctl_command(), "--database-url", url, "--now", self.now, *args]
@@ -384,7 +401,7 @@ class Harness:
             print(f"  {bench.name}: not in this install", file=sys.stderr)
             return result
         try:
-            self._repeat(bench, dbname, result, warmup, runs or self.runs)
+            self._repeat(bench, dbname, result, warmup, runs or bench.runs or self.runs)
         except BenchError as exc:  # one broken command must not cost the other measurements
             result.skipped = f"failed: {' '.join(str(exc).split())[-300:]}"
             print(f"  {bench.name}: {result.skipped}", file=sys.stderr)
@@ -504,7 +521,17 @@ def benches(h: Harness, import_csv: Path, quick: bool) -> dict[str, Bench]:
         Bench("queue assign", "queue assign", lambda u, o: ["queue", "assign", "--format", "csv"], None,
               fresh_copy=True, target="< 3 s", check=lambda r: r.median() < 3,
               floor="none: capacity and the round-robin cursor make it no single statement"),
+        Bench("ticket bulk-update 1000", "ticket bulk-update",
+              lambda u, o: ["ticket", "bulk-update", "--ids", str(h.ids_file(1000)), *BULK_CHANGE, "--yes",
+                            "--format", "csv"],
+              lambda u, o: h.update_loop(u, h.ids_file(1000)), fresh_copy=True, runs=1,
+              target="a few seconds (< 5 s)", check=lambda r: r.median() < 5,
+              floor="1,000 `supportctl ticket update ID " + " ".join(BULK_CHANGE) + "` processes, one after "
+                    "another (the shell loop it replaces); one run"),
     ]}
+
+
+BULK_CHANGE = ["--priority", "high", "--add-tag", "incident-1123"]
 
 
 def machine(server: Server, dbname: str, load: tuple[float, ...]) -> list[str]:

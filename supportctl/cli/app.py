@@ -19,6 +19,7 @@ from supportctl import __version__, errors
 from supportctl.cli import (
     agents,
     assign,
+    bulk,
     customers,
     db,
     demo,
@@ -157,12 +158,20 @@ ticket.command("comment")(tickets.comment)
 ticket.command("assign")(assign.assign)
 ticket.command("unassign")(assign.unassign)
 ticket.command("escalate")(escalation.escalate)
+ticket.command("bulk-update")(bulk.bulk_update)
+ticket.command("apply")(bulk.apply)
 ticket.command("export")(transfer.export_)
 ticket.command("import")(transfer.import_)
 
 queue = group("queue", "Cron jobs over the whole queue: safe to repeat and to run on several hosts.")
 queue.command("assign")(assign.queue_assign)
 queue.command("escalate")(escalation.queue_escalate)
+
+macros = group("macro", "Macros: named sets of changes and a comment template, for `ticket apply` and bulk-update.")
+macros.command("add")(bulk.macro_add)
+macros.command("list")(bulk.macro_list)
+macros.command("show")(bulk.macro_show)
+macros.command("remove")(bulk.macro_remove)
 
 escalations = group("escalation", "Escalation ladders (warn, escalate, reassign, step by step) and quiet hours.")
 ladder = typer.Typer(help="Ladders: the steps `queue escalate` fires for an SLA cycle.", no_args_is_help=True)

@@ -1,5 +1,5 @@
 """Options shared by several commands, declared once: output formats, --raw, the choices,
-and the ticket filters of `ticket list` and `ticket export`.
+and the ticket filters of `ticket list`, `ticket export` and `ticket bulk-update`.
 
 Every closed choice is an Enum, so the parser refuses a bad value (exit 2) before a
 command runs, and `--help` lists the values. Only Typer and the domain's enums are
@@ -8,8 +8,10 @@ imported here, so `supportctl --help` stays fast.
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
+import typing
 from collections.abc import Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -152,26 +154,48 @@ def _ticket_filter(values: dict[str, Any]) -> TicketFilter:
     )
 
 
-def with_ticket_filters(command: Callable[..., Any]) -> Callable[..., Any]:
+def with_ticket_filters(command: Callable[..., Any], renamed: dict[str, str] | None = None) -> Callable[..., Any]:
     """Give a command the ticket filter options; it receives them as one `filters` argument.
 
     The options are declared once (above) and appear in each such command's --help after
     its own options; the command's own signature names only `filters: TicketFilter`.
+    `renamed` spells some filters otherwise (filter name -> option), where the command's
+    own options take their names (bulk-update's --status is a change, its filter --with-status).
     """
+    renamed = renamed or {}
     signature = inspect.signature(command)
     # Typer needs real annotations; a module with `from __future__ import annotations` has
     # strings, evaluated here as typing.get_type_hints would (`filters` is dropped unread).
     own = [p.replace(annotation=eval(p.annotation, command.__globals__) if isinstance(p.annotation, str)
                      else p.annotation)
            for name, p in signature.parameters.items() if name != "filters"]
-    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+    names = {name: renamed[name].lstrip("-").replace("-", "_") if name in renamed else name for name in _FILTERS}
+    added = [inspect.Parameter(names[name], inspect.Parameter.KEYWORD_ONLY, default=default,
+                               annotation=_spelled(annotation, renamed[name]) if name in renamed else annotation)
              for name, (annotation, default) in _FILTERS.items()]
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        values = {name: kwargs.pop(name) for name in _FILTERS}
+        values = {name: kwargs.pop(names[name]) for name in _FILTERS}
         return command(*args, filters=_ticket_filter(values), **kwargs)
 
     wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in own + added}
     return wrapper
+
+
+def _spelled(annotation: Any, flag: str) -> Any:
+    """The same option under another flag."""
+    kind, info = typing.get_args(annotation)
+    info = copy.copy(info)
+    info.default = flag
+    return Annotated[kind, info]
+
+
+# bulk-update's --status, --priority, --team and --no-team are changes; its filters are these.
+BULK_FILTERS = {"status": "--with-status", "priority": "--with-priority", "team": "--with-team",
+                "no_team": "--with-no-team"}
+
+
+def with_bulk_filters(command: Callable[..., Any]) -> Callable[..., Any]:
+    return with_ticket_filters(command, BULK_FILTERS)

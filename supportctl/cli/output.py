@@ -369,18 +369,19 @@ def _sync_directory(directory: Path) -> None:
 
 
 class Progress:
-    """Bytes written so far, on one stderr line, at most four times a second."""
+    """Bytes written so far (or items done of `total`), on one stderr line, at most four times a second."""
 
-    def __init__(self, verb: str) -> None:
-        self.verb = verb
+    def __init__(self, verb: str, total: int | None = None) -> None:
+        self.verb, self.total = verb, total
         self.shown = time.monotonic()  # a quick run shows nothing
         self.showing = False
 
-    def __call__(self, written: int) -> None:
+    def __call__(self, done: int) -> None:
         moment = time.monotonic()
         if moment - self.shown >= 0.25:
             self.shown, self.showing = moment, True
-            sys.stderr.write(f"\r{self.verb}… {written / 1_000_000:.1f} MB")
+            amount = f"{done / 1_000_000:.1f} MB" if self.total is None else f"{done:,} of {self.total:,}"
+            sys.stderr.write(f"\r{self.verb}… {amount}")
             sys.stderr.flush()
 
     def clear(self) -> None:

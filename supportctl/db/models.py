@@ -414,6 +414,19 @@ class QuietHours(Base):
     updated_at: Mapped[datetime] = _ts(False)
 
 
+class Macro(Base):
+    """A named set of ticket changes and an optional comment template (docs/bulk.md)."""
+
+    __tablename__ = "macros"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    comment: Mapped[str | None] = mapped_column(Text)
+    internal: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    created_at: Mapped[datetime] = _ts(False)
+    updated_at: Mapped[datetime] = _ts(False)
+
+
 class Notification(Base):
     """The outbox: written with the change that causes it, delivered later by `notify send`."""
 

@@ -212,7 +212,7 @@ def test_what_a_role_may_not_do_is_refused_by_the_database(login, seeded, engine
     "sla explain 2", "team list --format json", "team route list --format json", "sla history --format json",
     "report sla --format json", "report backlog --format json", "report response --format json",
     "report workload --format json", "escalation ladder list --format json",
-    "escalation quiet-hours show --format json",
+    "escalation quiet-hours show --format json", "macro list --format json",
 ])
 def test_the_reader_can_read_everything(login, seeded, args):
     result = login("supportctl_reader")(args)
@@ -302,6 +302,7 @@ def test_the_agent_imports_a_large_file_whose_statistics_it_refreshes_without_ma
     ["sla", "calendar", "set", "--name", "berlin", "--timezone", "Europe/Berlin", "--hours", "mon-fri 09:00-17:00"],
     ["escalation", "ladder", "set", "standard", "--step", "at=50% notify=leads"],
     ["escalation", "quiet-hours", "set", "--timezone", "UTC", "--hours", "22:00-07:00"],
+    ["macro", "add", "pend", "--status", "pending"],
 ])
 def test_the_agent_cannot_change_policy_calendar_or_agents(login, seeded, engine, args):
     before = fingerprint(engine)
@@ -365,6 +366,21 @@ def test_the_admin_changes_policy_calendar_and_agents(login, seeded, engine):
         assert result.exit_code == 0, (args, result.stderr)
     with engine.connect() as conn:
         assert conn.scalar(text("SELECT response_seconds FROM sla_targets WHERE priority = 'high'")) == 7200
+
+
+def test_the_admin_keeps_the_macros_and_the_agent_applies_them_one_ticket_or_many(login, seeded, engine):
+    admin, agent = login("supportctl_admin"), login("supportctl_agent")
+    result = admin(["macro", "add", "vip", "--priority", "high", "--add-tag", "vip"])
+    assert result.exit_code == 0, result.stderr
+    for args in (["ticket", "apply", "1", "vip"], ["ticket", "bulk-update", "--with-priority", "high", "--macro",
+                                                     "vip", "--yes"]):
+        result = agent(args)
+        assert result.exit_code == 0, (args, result.stderr)
+    assert agent(["macro", "remove", "vip"]).exit_code == 4
+    result = admin(["macro", "remove", "vip"])
+    assert result.exit_code == 0, result.stderr
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM tickets WHERE tags @> ARRAY['vip']")) == 2
 
 
 def test_the_admin_sets_ladders_and_quiet_hours_and_the_agents_cron_fires_their_steps(login, seeded, engine):

@@ -11,7 +11,7 @@ made members of one of them (docs/operations.md shows how, and the matrix below)
                        the round-robin cursor of agents.
     supportctl_admin   what the agent does, plus agents (and their absence), teams, their
                        members and routes, the SLA policies, their targets and the calendars,
-                       the escalation ladders and the quiet hours.
+                       the escalation ladders, the quiet hours and the macros.
 
 Nobody writes the SLA history (sla_cycles) but the triggers on tickets, which run as the
 owner; a role may only stamp the breach `queue escalate` wrote down.
@@ -21,7 +21,8 @@ schema is readable by nobody here, and no default privileges reach future tables
 migration that adds a table adds it to MATRIX, and `db roles` is run again after
 `db upgrade`). Nothing may DELETE but what a command deletes (the calendar, on `sla
 calendar clear`; a member or a route, on `team member remove` and `team route remove`; a
-ladder or the quiet hours, on `escalation ladder remove` and `escalation quiet-hours clear`);
+ladder, the quiet hours or a macro, on `escalation ladder remove`, `escalation quiet-hours
+clear` and `macro remove`);
 ticket history is INSERT-only for everyone; alembic_version belongs to the owner. Every run first revokes whatever the three roles held in the schema, then
 grants afresh, in one transaction: the result is the same whatever was there before.
 """
@@ -106,6 +107,11 @@ MATRIX: dict[str, dict[str, tuple[Privilege, ...]]] = {
     "quiet_hours": {
         READER: ("SELECT",), AGENT: ("SELECT",),
         ADMIN: ("SELECT", "INSERT", "DELETE", ("UPDATE", ("timezone", "hours", "exempt", "updated_at"))),
+    },
+    # Macros are the desk's shared vocabulary: the admin keeps them, every agent applies them.
+    "macros": {
+        READER: ("SELECT",), AGENT: ("SELECT",),
+        ADMIN: ("SELECT", "INSERT", "DELETE", ("UPDATE", ("changes", "comment", "internal", "updated_at"))),
     },
     "alembic_version": {READER: ("SELECT",), AGENT: ("SELECT",), ADMIN: ("SELECT",)},
 }
