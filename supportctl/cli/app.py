@@ -27,6 +27,7 @@ from supportctl.cli import (
     explain,
     notify,
     policies,
+    privacy,
     reports,
     sla,
     teams,
@@ -125,6 +126,9 @@ customer = group("customer", "Customers: the people tickets are for.")
 customer.command("add")(customers.add)
 customer.command("list")(customers.list_)
 customer.command("show")(customers.show)
+customer.command("export")(privacy.customer_export)
+customer.command("anonymize")(privacy.customer_anonymize)
+customer.command("erase")(privacy.customer_erase)
 
 agent = group("agent", "Agents: who works tickets, their role, capacity and open load.")
 agent.command("add")(agents.add)
@@ -219,6 +223,14 @@ reporting.command("workload")(reports.workload)
 notifications = group("notify", "Notifications: the outbox that ticket changes fill, and its delivery by SMTP or webhook.")
 notifications.command("send")(notify.send)
 notifications.command("list")(notify.list_)
+
+keeping = group("retention", "How long closed tickets are kept: the policy, and the cron job that applies it.")
+keeping.command("set")(privacy.retention_set)
+keeping.command("show")(privacy.retention_show)
+keeping.command("run")(privacy.retention_run)
+
+auditing = group("audit", "The audit log of administrative changes, with the ticket history.")
+auditing.command("export")(privacy.audit_export)
 
 app.command("demo")(demo.demo)
 

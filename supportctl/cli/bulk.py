@@ -15,7 +15,7 @@ from supportctl.cli.options import (
     NewStatusOption,
     with_bulk_filters,
 )
-from supportctl.cli.output import Progress, choose_format, note, write_record, write_rows
+from supportctl.cli.output import Progress, choose_format, confirmed, note, write_record, write_rows
 from supportctl.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -56,16 +56,6 @@ def _ids(source: str | None) -> list[int] | None:
         raise InvalidInput(f"--ids {source}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"--ids {source}: cannot read it ({exc.__class__.__name__})") from None
-
-
-def _confirmed(count: int, yes: bool, dry_run: bool) -> bool:
-    """More than one ticket changes only when asked: a yes on a terminal, --yes elsewhere."""
-    if count <= 1 or yes or dry_run:
-        return True
-    if sys.stdin.isatty() and sys.stderr.isatty():
-        return typer.confirm(f"Change {count} tickets?", err=True)
-    raise InvalidInput(f"{count} tickets match; nothing was changed",
-                       hint="add --yes to change them, or --dry-run to see what would change")
 
 
 @with_bulk_filters
@@ -119,7 +109,9 @@ def bulk_update(
         change = given.over(macros.macro(cursor_of(session), macro).change) if macro else given
         agent_name = run.prepare(session, app_ctx.actor, change)
         tickets, missing = run.select(session, app_ctx.now, filters, chosen)
-    if not _confirmed(len(tickets), yes, dry_run):
+    count = len(tickets)
+    if not confirmed(f"Change {count} tickets?", f"{count} tickets match; nothing was changed",
+                     needed=count > 1, yes=yes, dry_run=dry_run):
         note("nothing was changed")
         return
     progress = Progress("updating", len(tickets)) if sys.stderr.isatty() and len(tickets) >= PROGRESS_FROM else None

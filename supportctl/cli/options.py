@@ -47,6 +47,13 @@ class ExportFormat(StrEnum):
     NDJSON = "ndjson"
 
 
+class DocumentFormat(StrEnum):
+    """`customer export`: one nested document, or a line per record."""
+
+    JSON = "json"
+    NDJSON = "ndjson"
+
+
 class TextFormat(StrEnum):
     """`sla explain`: lines for a person, or the view for a script."""
 

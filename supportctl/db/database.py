@@ -114,7 +114,14 @@ class Database:
             with self.translated_errors():
                 session.begin()
                 # No command waits for ever behind a row or table someone else holds: exit 6.
-                session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+                # The audit triggers (migration 0011) stamp their entries with the command's
+                # actor and --now.
+                fixed = self.settings.fixed_now
+                session.execute(text("SELECT set_config('lock_timeout', :timeout, true), "
+                                     "set_config('supportctl.actor', :actor, true), "
+                                     "set_config('supportctl.now', :now, true)"),
+                                {"timeout": LOCK_TIMEOUT, "actor": self.settings.actor,
+                                 "now": fixed.isoformat() if fixed else ""})
                 yield session
                 if commit:
                     session.commit()

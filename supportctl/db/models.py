@@ -427,6 +427,51 @@ class Macro(Base):
     updated_at: Mapped[datetime] = _ts(False)
 
 
+class AuditEntry(Base):
+    """An administrative change (migration 0011): written by triggers on the configuration
+    tables and by the commands that change people's data; never changed."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    at: Mapped[datetime] = _ts(False)
+    actor: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    object: Mapped[str] = mapped_column(Text)
+    object_id: Mapped[str | None] = mapped_column(Text)
+    from_value: Mapped[Any | None] = mapped_column(JSONB)
+    to_value: Mapped[Any | None] = mapped_column(JSONB)
+
+
+class RetentionPolicy(Base):
+    """How long closed tickets are kept, and what happens to them then; one row or none."""
+
+    __tablename__ = "retention_policy"
+    __table_args__ = (CheckConstraint("id", name="one_row"),
+                      CheckConstraint("action IN ('anonymize', 'delete')", name="action"))
+
+    id: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default=text("true"))
+    closed_older_than_seconds: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(Text)
+    except_tag: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = _ts(False)
+
+
+class TicketTombstone(Base):
+    """What is left of an erased ticket: no person's data, only that it was, and why it is not."""
+
+    __tablename__ = "ticket_tombstones"
+
+    ticket_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _ts(False)
+    closed_at: Mapped[datetime | None] = _ts()
+    erased_at: Mapped[datetime] = _ts(False)
+    actor: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+
+
 class Notification(Base):
     """The outbox: written with the change that causes it, delivered later by `notify send`."""
 

@@ -87,6 +87,7 @@ class NotificationStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # its recipient was anonymized or erased
 
 
 class Channel(StrEnum):
@@ -111,6 +112,7 @@ class EventKind(StrEnum):
     SLA_POLICY_CHANGED = "sla_policy_changed"
     LADDER_STEP_FIRED = "ladder_step_fired"
     LADDER_STEP_SKIPPED = "ladder_step_skipped"
+    REDACTED = "redacted"
 
 
 def values(enum: type[StrEnum]) -> list[str]:

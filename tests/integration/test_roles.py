@@ -232,6 +232,10 @@ def test_the_reader_can_read_everything(login, seeded, args):
     "agent add eve@example.com --name Eve",
     "sla set high --response 2h",
     "team add desk --name Desk",
+    "customer export ana@example.com",
+    "customer anonymize ana@example.com --yes",
+    "customer erase ana@example.com --yes",
+    "retention set --closed-older-than 30d --action delete",
 ])
 def test_every_write_as_the_reader_exits_4_with_one_line_and_changes_nothing(login, seeded, engine, args):
     before = fingerprint(engine)
@@ -303,6 +307,10 @@ def test_the_agent_imports_a_large_file_whose_statistics_it_refreshes_without_ma
     ["escalation", "ladder", "set", "standard", "--step", "at=50% notify=leads"],
     ["escalation", "quiet-hours", "set", "--timezone", "UTC", "--hours", "22:00-07:00"],
     ["macro", "add", "pend", "--status", "pending"],
+    ["customer", "export", "ana@example.com"],
+    ["customer", "anonymize", "ana@example.com", "--redact-text", "--yes"],
+    ["customer", "erase", "ana@example.com", "--yes"],
+    ["retention", "set", "--closed-older-than", "30d", "--action", "delete"],
 ])
 def test_the_agent_cannot_change_policy_calendar_or_agents(login, seeded, engine, args):
     before = fingerprint(engine)
@@ -368,6 +376,22 @@ def test_the_admin_changes_policy_calendar_and_agents(login, seeded, engine):
         assert conn.scalar(text("SELECT response_seconds FROM sla_targets WHERE priority = 'high'")) == 7200
 
 
+def test_the_admin_exports_anonymizes_and_erases_a_customer_and_it_is_in_the_audit_log(login, seeded, engine):
+    admin = login("supportctl_admin")
+    for args in (["customer", "export", "ana@example.com"], ["customer", "anonymize", "ana@example.com",
+                                                             "--redact-text", "--yes"],
+                 ["customer", "erase", "cy@example.com", "--yes"],
+                 ["retention", "set", "--closed-older-than", "30d", "--action", "delete"], ["retention", "run"]):
+        result = admin(args)
+        assert result.exit_code == 0, (args, result.stderr)
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM customers WHERE email LIKE 'anonymized+%'")) == 1
+        assert conn.scalar(text("SELECT count(*) FROM ticket_tombstones")) == 1
+        assert conn.execute(text("SELECT kind FROM audit_log WHERE object = 'customer' ORDER BY id")).scalars(
+        ).all() == ["customer_exported", "customer_anonymized", "customer_erased"]
+        assert conn.scalar(text("SELECT count(*) FROM audit_log WHERE kind = 'retention_policy_added'")) == 1
+
+
 def test_the_admin_keeps_the_macros_and_the_agent_applies_them_one_ticket_or_many(login, seeded, engine):
     admin, agent = login("supportctl_admin"), login("supportctl_agent")
     result = admin(["macro", "add", "vip", "--priority", "high", "--add-tag", "vip"])
@@ -410,6 +434,9 @@ def test_the_admin_sets_ladders_and_quiet_hours_and_the_agents_cron_fires_their_
     "TRUNCATE ticket_events",
     "UPDATE alembic_version SET version_num = '0001'",
     "UPDATE sla_cycles SET state = 'met'",
+    "UPDATE audit_log SET actor = 'forged'",
+    "DELETE FROM audit_log",
+    "DELETE FROM ticket_tombstones",
     "UPDATE ladder_firings SET action = 'skipped'",
     "DELETE FROM ladder_firings",
     "DELETE FROM sla_cycles",

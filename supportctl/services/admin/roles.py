@@ -23,11 +23,17 @@ migration that adds a table adds it to MATRIX, and `db roles` is run again after
 calendar clear`; a member or a route, on `team member remove` and `team route remove`; a
 ladder, the quiet hours or a macro, on `escalation ladder remove`, `escalation quiet-hours
 clear` and `macro remove`);
-ticket history is INSERT-only for everyone; alembic_version belongs to the owner. Every run first revokes whatever the three roles held in the schema, then
-grants afresh, in one transaction: the result is the same whatever was there before.
+ticket history and the audit log are INSERT-only for everyone, but for the one path that
+rewrites or removes a customer's history (anonymize, erase, retention: the admin's
+SECURITY DEFINER functions of migration 0011, each use itself audited); alembic_version
+belongs to the owner. Every run first revokes whatever the three roles held in the schema,
+then grants afresh, in one transaction: the result is the same whatever was there before;
+the run is written to the audit log.
 """
 
 from __future__ import annotations
+
+import json
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -113,6 +119,14 @@ MATRIX: dict[str, dict[str, tuple[Privilege, ...]]] = {
         READER: ("SELECT",), AGENT: ("SELECT",),
         ADMIN: ("SELECT", "INSERT", "DELETE", ("UPDATE", ("changes", "comment", "internal", "updated_at"))),
     },
+    # Written by triggers (as the owner) and, for what no table change says, by the admin's
+    # commands: a customer export must leave its entry, so it is the admin's alone.
+    "audit_log": {READER: ("SELECT",), AGENT: ("SELECT",), ADMIN: ("SELECT", "INSERT")},
+    "retention_policy": {
+        READER: ("SELECT",), AGENT: ("SELECT",),
+        ADMIN: ("SELECT", "INSERT", ("UPDATE", ("closed_older_than_seconds", "action", "except_tag", "updated_at"))),
+    },
+    "ticket_tombstones": {READER: ("SELECT",), AGENT: ("SELECT",), ADMIN: ("SELECT", "INSERT")},
     "alembic_version": {READER: ("SELECT",), AGENT: ("SELECT",), ADMIN: ("SELECT",)},
 }
 # Sequences a role draws from by hand (identity columns need no grant).
@@ -120,7 +134,11 @@ SEQUENCES = {"agent_assignment_seq": (AGENT, ADMIN)}
 # What a role does as the owner, one thing each (migration 0005): `ticket import` ANALYZEs
 # tickets (MAINTAIN would also let it LOCK the table ACCESS EXCLUSIVE); `sla set` and `sla
 # calendar` lock tickets EXCLUSIVE (LOCK TABLE would need UPDATE on the whole table).
-FUNCTIONS = {"supportctl_analyze_tickets()": (AGENT, ADMIN), "supportctl_lock_tickets()": (ADMIN,)}
+# `customer anonymize` and `erase` rewrite and remove history through these two alone (0011).
+FUNCTIONS = {"supportctl_analyze_tickets()": (AGENT, ADMIN), "supportctl_lock_tickets()": (ADMIN,),
+             "supportctl_redact(bigint, text, text, boolean)": (ADMIN,), "supportctl_erase(bigint)": (ADMIN,),
+             "supportctl_redact_tickets(bigint[], text, text, text, text, boolean)": (ADMIN,),
+             "supportctl_erase_tickets(bigint[])": (ADMIN,)}
 
 
 class RoleGrant(View):
@@ -212,7 +230,7 @@ def _statements(schema: str, owner: str, columns: dict[str, list[str]], sequence
         if sequence in sequences:
             sql.append(f"GRANT USAGE ON SEQUENCE {s}.{_q(sequence)} TO {', '.join(map(_q, roles))}")
     for function, roles in FUNCTIONS.items():
-        if function.removesuffix("()") in functions:
+        if function.split("(")[0] in functions:
             sql.append(f"REVOKE ALL ON FUNCTION {s}.{function} FROM {everyone}")
             sql.append(f"GRANT EXECUTE ON FUNCTION {s}.{function} TO {', '.join(map(_q, roles))}")
     return sql
@@ -251,6 +269,14 @@ ORDER BY 1, 2, 3
 """
 
 
+_AUDITED = """
+INSERT INTO audit_log (at, actor, kind, object, object_id, to_value)
+VALUES (coalesce(nullif(current_setting('supportctl.now', true), '')::timestamptz, now()),
+        coalesce(nullif(current_setting('supportctl.actor', true), ''), session_user), 'roles_granted',
+        'database_roles', :schema, CAST(:to AS jsonb))
+"""
+
+
 def apply(session: Session) -> RolesOutcome:
     """Create or update the three group roles and their privileges, in the caller's transaction."""
     # Two runs at once would trip over each other's catalog updates ("tuple concurrently updated").
@@ -272,4 +298,7 @@ def apply(session: Session) -> RolesOutcome:
     rows = session.execute(text(_GRANTS), {"s": _q(schema), "r": list(ROLES)}).mappings()
     grants += [RoleGrant(**row) for row in rows]
     grants.sort(key=lambda g: ROLES.index(g.role))  # stable: each role's schema row comes first
+    if "audit_log" in columns:  # a schema at 0011 or later keeps a record of every run
+        session.execute(text(_AUDITED), {"schema": schema, "to": json.dumps(
+            {"created": created, "updated": updated, "grants": len(grants)})})
     return RolesOutcome(schema_name=schema, owner=owner, created=created, updated=updated, grants=grants)

@@ -262,7 +262,8 @@ def _round(cursor: Any, now: datetime, actor: str, fired: list, ladder_of: dict[
                     recipients.append(email)
         for email in recipients:
             notes.append((email, held, json.dumps(_mail(ticket, key, ladder, step))))
-        targets[key] += [("notify", email) for email in recipients] or [("notify", None)] * bool(step.notify)
+        if step.notify:  # nobody to tell (no lead at all): the row says so with no target
+            targets[key] += [("notify", email) for email in recipients] or [("notify", None)]
         events.append((key[0], _by(actor, ladder, step.number), "ladder_step_fired", json.dumps({
             "ladder": ladder, "step": step.number, "repeat": key[4], "metric": key[1], "cycle": key[2],
             "at": step.at, "actions": [f"{a}={t}" if t else a for a, t in targets[key]],
