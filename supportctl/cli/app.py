@@ -12,6 +12,7 @@ import traceback
 from typing import Annotated, Any
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError
 from typer.core import TyperGroup
 from typer.exceptions import Abort, TyperException
 
@@ -55,6 +56,9 @@ class SupportctlGroup(TyperGroup):
         try:
             result = super().main(args, prog_name, standalone_mode=False, **extra)
             code = result if isinstance(result, int) else 0
+        except NoArgsIsHelpError as exc:  # bare `supportctl` or `supportctl ticket`: the help, asked for
+            typer.echo(exc.ctx.get_help())
+            code = 0
         except TyperException as exc:  # bad flag or value: exit 2 with click's own wording
             # Typer checks choices with pydantic, whose wording leaks into the message.
             message = exc.format_message().replace("Value error, ", "")

@@ -88,3 +88,11 @@ def test_version_prints_the_package_version(cli):
 
     result = cli("--version", now=None)
     assert result.stdout == f"supportctl {__version__}\n"
+
+
+@pytest.mark.parametrize("args", [[], ["ticket"], ["escalation", "ladder"]])
+def test_a_bare_command_group_prints_its_help_and_exits_0(args):
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0
+    assert result.stdout.startswith(f"Usage: supportctl {' '.join(args)}".rstrip() + " [OPTIONS] COMMAND")
+    assert result.stderr == ""

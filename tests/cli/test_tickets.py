@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from tests.helpers import create, run, show
+from tests.helpers import create, fingerprint, run, show
 
 
 def history(cli, ticket_id):
@@ -231,3 +231,17 @@ def test_control_characters_in_ticket_text_are_shown_not_sent_to_a_terminal(cli)
     assert explained.startswith(f"ticket {ticket_id}: Hi \\x1b]0;pwned\\x07 there\n")
     # Data formats carry the text as it was written.
     assert show(cli, ticket_id)["title"] == "Hi \x1b]0;pwned\x07 there"
+
+
+@pytest.mark.parametrize("args", ["ticket update {id} --add-tag z", "ticket comment {id} --author ana@example.com "
+                                  "--body late", "ticket escalate {id}",
+                                  "ticket assign {id} --to bo@example.com"])
+def test_a_write_with_a_now_before_the_tickets_last_change_is_exit_2_and_writes_nothing(cli, engine, args):
+    run(cli, "agent add bo@example.com --name Bo", now="2026-11-23T09:00:00Z")
+    ticket = create(cli, now="2026-11-23T10:00:00Z")
+    before = fingerprint(engine)
+    result = cli(args.format(id=ticket), now="2020-01-01T00:00:00Z")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"supportctl: error: --now 2020-01-01T00:00:00Z is before ticket {ticket}'s "
+                                    "last change (2026-11-23T10:00:00Z)")
+    assert fingerprint(engine) == before

@@ -70,6 +70,7 @@ def assign_auto(session: Session, now: datetime, actor: str, ticket_id: int,
 def _give(session: Session, now: datetime, actor: str, ticket: Ticket, agent_id: int,
           strategy: Strategy | None = None) -> Assignment:
     """Hand the (locked) ticket over with the statement every assignment uses (pool.hand_over)."""
+    history.in_order(ticket, now)
     session.flush()  # what the session holds is in the database before the statement reads it
     cursor = cursor_of(session)
     previous = ticket.assignee.email if ticket.assignee else None

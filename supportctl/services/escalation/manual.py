@@ -13,10 +13,12 @@ from supportctl.services import lookup
 from supportctl.services.escalation import effect
 from supportctl.services.escalation.effect import Escalation
 from supportctl.services.sla.policy import Book
+from supportctl.services.tickets import history
 
 
 def escalate_one(session: Session, now: datetime, actor: str, ticket_id: int, reason: str | None = None) -> Escalation:
     ticket = lookup.ticket(session, ticket_id, lock=True)
+    history.in_order(ticket, now)
     if ticket.status in DONE:
         raise Refused(f"ticket {ticket.id} is {ticket.status}; reopen it before escalating")
     done = effect.plan(ticket, Book.load(session).clock_of(ticket), "manual", (reason or "").strip() or "manual escalation")
