@@ -47,15 +47,17 @@ def _ids(source: str | None) -> list[int] | None:
 
     if source is None:
         return None
-    if source == "-":
-        return read_ids(sys.stdin, "-")
     try:
+        if source == "-":
+            return read_ids(sys.stdin, "-")
         with open(source, encoding="utf-8") as lines:
             return read_ids(lines, source)
     except FileNotFoundError:
         raise InvalidInput(f"--ids {source}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"--ids {source}: cannot read it ({exc.__class__.__name__})") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"--ids {source}: not UTF-8 text; give ticket ids, one a line") from None
+    except OSError as exc:
+        raise InvalidInput(f"--ids {source}: cannot read it ({(exc.strerror or str(exc)).lower()})") from None
 
 
 @with_bulk_filters
@@ -97,6 +99,7 @@ def bulk_update(
 
     Example: supportctl ticket bulk-update --tag outage-1123 --with-status open --status resolved --add-tag duplicate --yes
     """
+    from supportctl.db.database import cursor_of
     from supportctl.services.bulk import macros, run
 
     given = _change(status, priority, team, no_team, assign, unassign, add_tag, remove_tag, comment, internal)
@@ -104,8 +107,6 @@ def bulk_update(
     app_ctx = app_context(ctx)
     database = app_ctx.database
     with database.transaction(commit=False) as session:
-        from supportctl.db.database import cursor_of
-
         change = given.over(macros.macro(cursor_of(session), macro).change) if macro else given
         agent_name = run.prepare(session, app_ctx.actor, change)
         tickets, missing = run.select(session, app_ctx.now, filters, chosen)
@@ -114,11 +115,10 @@ def bulk_update(
                      needed=count > 1, yes=yes, dry_run=dry_run):
         note("nothing was changed")
         return
-    progress = Progress("updating", len(tickets)) if sys.stderr.isatty() and len(tickets) >= PROGRESS_FROM else None
-    count = iter(range(1, len(tickets) + 1))
+    progress = Progress("updating", count) if sys.stderr.isatty() and count >= PROGRESS_FROM else None
     try:
         done = run.apply_each(database, app_ctx.now, app_ctx.actor, tickets, change, agent_name=agent_name,
-                              dry_run=dry_run, advance=(lambda: progress(next(count))) if progress else lambda: None)
+                              dry_run=dry_run, advance=progress or (lambda done: None))
     finally:
         if progress is not None:
             progress.clear()

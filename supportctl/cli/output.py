@@ -176,12 +176,17 @@ def write_record(record: Mapping[str, Any], fmt: str, *, raw: bool = False) -> N
     Console(file=sys.stdout, width=None if sys.stdout.isatty() else 100_000).print(table)
 
 
+def on_terminal() -> bool:
+    """Whether a person can answer a question: stdin and stderr are a terminal."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
 def confirmed(question: str, refusal: str, *, needed: bool, yes: bool, dry_run: bool) -> bool:
     """Whether a change of many rows may go ahead: not needed, --yes, a dry run, or a yes
     from the person at the terminal; off a terminal without --yes, exit 2 (nothing changed)."""
     if not needed or yes or dry_run:
         return True
-    if sys.stdin.isatty() and sys.stderr.isatty():
+    if on_terminal():
         return typer.confirm(question, err=True)
     from supportctl.errors import InvalidInput
 

@@ -15,13 +15,14 @@ from supportctl.cli.options import DocumentFormat, ExportFormat, FormatOption
 from supportctl.cli.output import (
     atomic_file,
     choose_format,
-    confirmed,
     note,
+    on_terminal,
     stream,
     to_stdout,
     write_record,
     write_rows,
 )
+from supportctl.errors import InvalidInput
 
 EmailArgument = Annotated[str, typer.Argument(metavar="EMAIL", help="The customer's email.", show_default=False)]
 DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Say what would change; change nothing.")]
@@ -73,16 +74,36 @@ def customer_export(
         note(f"exported {email.strip()} and {len(document['tickets'])} tickets to {output}")
 
 
-def _ask(verb: str, email: str, counts, yes: bool, dry_run: bool) -> bool:
-    return confirmed(f"{verb} {email} ({counts.tickets} tickets, {counts.comments} comments, "
-                     f"{counts.events} history events)? This cannot be undone.",
-                     f"{verb.lower()} changes {counts.tickets} tickets; nothing was changed",
-                     needed=True, yes=yes, dry_run=dry_run)
-
-
 def _counted(counts) -> str:
     return (f"{counts.tickets} tickets, {counts.comments} comments, {counts.events} history events, "
             f"{counts.notifications} notifications ({counts.pending} pending)")
+
+
+def _irreversibly(ctx: typer.Context, verb: str, email: str, change, *, yes: bool, dry_run: bool):
+    """`change(cursor)` -> (customer id, counts), done once for real or not at all.
+
+    Off a terminal it needs --yes (exit 2 before any query). A dry run, and the question on
+    a terminal, take their counts from the same change in a transaction rolled back.
+    Returns None when nothing was changed."""
+    from supportctl.db.database import cursor_of
+
+    database = app_context(ctx).database
+    email = email.strip()
+    if not (yes or dry_run or on_terminal()):
+        raise InvalidInput(f"{verb} {email} needs --yes off a terminal; nothing was changed",
+                           hint="add --yes, or --dry-run to see what would change")
+    if dry_run or not yes:
+        with database.transaction(commit=False) as session:
+            _, counts = change(cursor_of(session))
+        if dry_run:
+            note(f"would {verb} {email}: {_counted(counts)}; nothing changed")
+            return None
+        if not typer.confirm(f"{verb.capitalize()} {email} ({counts.tickets} tickets, {counts.comments} comments, "
+                             f"{counts.events} history events)? This cannot be undone.", err=True):
+            note("nothing changed")
+            return None
+    with database.transaction() as session:
+        return change(cursor_of(session))
 
 
 def customer_anonymize(
@@ -105,23 +126,15 @@ def customer_anonymize(
 
     Example: supportctl customer anonymize ana@example.com --redact-text --yes
     """
-    from supportctl.db.database import cursor_of
     from supportctl.services.privacy import customers
 
     app_ctx = app_context(ctx)
-    database = app_ctx.database
-    with database.transaction(commit=False) as session:  # what it would change, first
-        _, counts = customers.anonymize(cursor_of(session), app_ctx.now, app_ctx.actor, email,
-                                        redact_text=redact_text)
-    if dry_run or not _ask("Anonymize", email.strip(), counts, yes, dry_run):
-        note(f"would anonymize {email.strip()}: {_counted(counts)}; nothing changed"
-             if dry_run else "nothing changed")
-        return
-    with database.transaction() as session:
-        customer_id, counts = customers.anonymize(cursor_of(session), app_ctx.now, app_ctx.actor, email,
-                                                  redact_text=redact_text)
-    note(f"anonymized customer {customer_id} (now {customers.anonymized_identity(customer_id)[0]}): "
-         f"{_counted(counts)}")
+    done = _irreversibly(ctx, "anonymize", email, lambda cursor: customers.anonymize(
+        cursor, app_ctx.now, app_ctx.actor, email, redact_text=redact_text), yes=yes, dry_run=dry_run)
+    if done is not None:
+        customer_id, counts = done
+        note(f"anonymized customer {customer_id} (now {customers.anonymized_identity(customer_id)[0]}): "
+             f"{_counted(counts)}")
 
 
 def customer_erase(
@@ -139,20 +152,14 @@ def customer_erase(
 
     Example: supportctl customer erase ana@example.com --reason "GDPR art. 17 request 2026-118" --yes
     """
-    from supportctl.db.database import cursor_of
     from supportctl.services.privacy import customers
 
     app_ctx = app_context(ctx)
-    database = app_ctx.database
-    with database.transaction(commit=False) as session:
-        _, counts = customers.erase(cursor_of(session), app_ctx.now, app_ctx.actor, email, reason)
-    if dry_run or not _ask("Erase", email.strip(), counts, yes, dry_run):
-        note(f"would erase {email.strip()}: {_counted(counts)}; nothing changed"
-             if dry_run else "nothing changed")
-        return
-    with database.transaction() as session:
-        customer_id, counts = customers.erase(cursor_of(session), app_ctx.now, app_ctx.actor, email, reason)
-    note(f"erased customer {customer_id}: {_counted(counts)}; {counts.tickets} tombstones left")
+    done = _irreversibly(ctx, "erase", email, lambda cursor: customers.erase(
+        cursor, app_ctx.now, app_ctx.actor, email, reason), yes=yes, dry_run=dry_run)
+    if done is not None:
+        customer_id, counts = done
+        note(f"erased customer {customer_id}: {_counted(counts)}; {counts.tickets} tombstones left")
 
 
 def audit_export(

@@ -19,7 +19,7 @@ whatever order the steps were written in, and on whatever clock.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from supportctl.domain.durations import format_duration, parse_duration
@@ -60,7 +60,6 @@ class Step:
     reassign: str | None = None  # team, senior or an email address
     repeat: int | None = None  # seconds
     max: int = 1
-    emails: tuple[str, ...] = field(default=(), compare=False)  # addresses to check against agents
 
     @property
     def at(self) -> str:
@@ -123,7 +122,6 @@ def parse_step(number: int, spec: str, email=lambda text: text.lower()) -> Step:
         raise StepError(f"the step is empty ({_EXAMPLE})")
     given: dict[str, str] = {}
     notify: list[str] = []
-    emails: list[str] = []
     escalate = False
     for word in words:
         key, has_value, value = word.partition("=")
@@ -144,7 +142,6 @@ def parse_step(number: int, spec: str, email=lambda text: text.lower()) -> Step:
                     if "@" not in target:
                         raise StepError(f"{word!r}: notify= takes {', '.join(NOTIFY_KEYWORDS)} or an email address")
                     target = _address(word, target, email)
-                    emails.append(target)
                 if target in notify:
                     raise StepError(f"{word!r}: {target} is notified twice")
                 notify.append(target)
@@ -176,7 +173,6 @@ def parse_step(number: int, spec: str, email=lambda text: text.lower()) -> Step:
             if "@" not in reassign:
                 raise StepError(f"reassign={given['reassign']}: expected team, senior or an agent's email")
             reassign = _address(f"reassign={given['reassign']}", reassign, email)
-            emails.append(reassign)
     repeat, repeats = None, 1
     if "repeat" in given:
         every = _duration(f"repeat={given['repeat']}", given["repeat"])
@@ -191,7 +187,7 @@ def parse_step(number: int, spec: str, email=lambda text: text.lower()) -> Step:
         repeats = int(given["max"])
     if not (notify or escalate or reassign):
         raise StepError("the step does nothing: give notify=, escalate or reassign=")
-    return Step(number, percent, offset, metric, tuple(notify), escalate, reassign, repeat, repeats, tuple(emails))
+    return Step(number, percent, offset, metric, tuple(notify), escalate, reassign, repeat, repeats)
 
 
 def _address(word: str, text: str, email) -> str:
@@ -214,11 +210,6 @@ def parse_steps(specs: list[str], email=lambda text: text.lower()) -> list[Step]
         except StepError as exc:
             raise StepError(f"step {number} ({spec.strip()!r}): {exc}") from None
     return steps
-
-
-def firings_of(steps: list[Step], metric: str) -> int:
-    """How many firings a cycle of this metric can have in all (each fired or skipped once)."""
-    return sum(s.max for s in steps if s.applies_to(metric))
 
 
 def due(steps: list[Step], metric: str, target_seconds: int, left: float,

@@ -23,6 +23,10 @@ def hours_spec(text: str) -> str:
     if not m:
         return text
     start, end = m.groups()
+    for t in (start, end):  # before the rewriting, which would show the calendar another text
+        hours, mins = map(int, t.split(":"))
+        if hours > 24 or mins > 59 or (hours == 24 and mins):
+            raise ValueError(f"invalid time {t} in {text.strip()!r}")
     minutes = [int(h) * 60 + int(mi) for h, mi in (t.split(":") for t in (start, end))]
     if minutes[1] == 0:
         end = "24:00"

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from supportctl.domain.ladders import Firing, StepError, due, firings_of, parse_step, parse_steps
+from supportctl.domain.ladders import Firing, StepError, due, parse_step, parse_steps
 from supportctl.domain.quiet import QuietHours, hours_spec
 
 DAY = 86400
@@ -59,7 +59,6 @@ def test_the_latest_due_step_fires_and_the_earlier_unclaimed_ones_are_skipped():
 
 def test_steps_of_another_metric_do_not_apply():
     assert due(STEPS, "response", 4 * 3600, left=3000, claimed=set()) == ([Firing(4, 0)], [])
-    assert firings_of(STEPS, "resolution") == 3 and firings_of(STEPS, "next_reply") == 0
 
 
 def test_steps_due_at_the_same_moment_fire_together():

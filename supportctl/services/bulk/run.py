@@ -73,8 +73,9 @@ def prepare(session: Any, actor: str, change: Change) -> str | None:
 
 def apply_each(database: Any, now: datetime, actor: str, ticket_ids: list[int], change: Change, *,
                agent_name: str | None, dry_run: bool = False,
-               advance: Callable[[], None] = lambda: None) -> list[Outcome]:
-    """Each ticket in its own transaction (rolled back with dry_run): a refusal is that ticket's."""
+               advance: Callable[[int], None] = lambda done: None) -> list[Outcome]:
+    """Each ticket in its own transaction (rolled back with dry_run): a refusal is that ticket's.
+    `advance` hears how many are done after each."""
     done = []
     for ticket_id in ticket_ids:
         try:
@@ -83,5 +84,5 @@ def apply_each(database: Any, now: datetime, actor: str, ticket_ids: list[int], 
             done.append(Outcome(ticket_id, "changed" if changed else "unchanged", "; ".join(notes) or None))
         except (Refused, NotFound, LockBusy) as exc:
             done.append(Outcome(ticket_id, "refused", exc.message))
-        advance()
+        advance(len(done))
     return done

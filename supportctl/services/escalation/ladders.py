@@ -20,7 +20,6 @@ from supportctl.services import validation
 
 STEP_COLUMNS = ["step", "at", "metric", "actions", "repeat", "max", "spec"]
 LIST_COLUMNS = ["name", "priorities", "teams", "policies", "steps"]
-QUIET_COLUMNS = ["timezone", "hours", "except"]
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from supportctl.db.bulk import unnest
@@ -239,7 +240,8 @@ def _round(cursor: Any, now: datetime, actor: str, fired: list, ladder_of: dict[
     escalations = []
     for key, ladder, step, ticket, held in work:
         if step.escalate:
-            plan = effect.plan(_Fields(ticket), book.clock_of(_Fields(ticket)), key[1],
+            fields = SimpleNamespace(**ticket)  # the attributes effect.plan and Book.clock_of read
+            plan = effect.plan(fields, book.clock_of(fields), key[1],
                                f"ladder {ladder} step {step.number}: {key[1]} at {step.at}",
                                actor=_by(actor, ladder, step.number), notify_at=held)
             escalations.append(plan)
@@ -255,11 +257,7 @@ def _round(cursor: Any, now: datetime, actor: str, fired: list, ladder_of: dict[
         ticket = {**ticket, "assignee_email": moved.get(key[0], ticket["assignee_email"])}
         if key[0] in moved:
             ticket["assignee_here"] = True
-        recipients = []
-        for target in step.notify:
-            for email in _recipients(target, ticket, leads):
-                if email not in recipients:
-                    recipients.append(email)
+        recipients = list(dict.fromkeys(e for target in step.notify for e in _recipients(target, ticket, leads)))
         for email in recipients:
             notes.append((email, held, json.dumps(_mail(ticket, key, ladder, step))))
         if step.notify:  # nobody to tell (no lead at all): the row says so with no target
@@ -274,13 +272,6 @@ def _round(cursor: Any, now: datetime, actor: str, fired: list, ladder_of: dict[
     _write_events(cursor, now, events)
     return [Done(key[0], key[1], key[2], ladder, key[3], key[4], action, target)
             for key, ladder, *_ in work for action, target in targets[key]]
-
-
-class _Fields:
-    """A ticket dict read as the attributes effect.plan and Book.clock_of want."""
-
-    def __init__(self, values: dict) -> None:
-        self.__dict__.update(values)
 
 
 def _leads(cursor: Any, now: datetime) -> list[str]:
@@ -320,7 +311,7 @@ def _reassign(cursor: Any, now: datetime, actor: str, work: list) -> dict[int, s
     teams = {w[3]["team_id"] for w in work if w[3]["team_id"] is not None}
     pool = lock_pool(cursor, now, teams)
     by_email = {c.email: c for c in pool.agents.values()}
-    chosen: list[tuple[Any, dict, Any, str]] = []
+    chosen: list[tuple[tuple, dict, Any, str, datetime]] = []  # (key, ticket, agent, actor, mails at)
     for key, ladder, step, ticket, held in work:
         holder = ticket["assignee_id"] if ticket["assignee_here"] else None
         try:

@@ -1,11 +1,20 @@
-"""`audit export`: the ticket history and the audit log of administrative changes, one stream."""
+"""The audit log: entries the commands write, and `audit export` (the ticket history and the
+log of administrative changes, one stream). The triggers of migration 0011 write the rest."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Any
 
 from supportctl.config import When, instant
 from supportctl.db.query import Column, Kind, Query
+
+def write(cursor: Any, now: datetime, actor: str, kind: str, obj: str, object_id: Any, to: dict) -> None:
+    """An entry for what no table change says by itself (an export, an erasure, a retention run)."""
+    cursor.execute("INSERT INTO audit_log (at, actor, kind, object, object_id, to_value) "
+                   "VALUES (%s, %s, %s, %s, %s, %s)", (now, actor, kind, obj, str(object_id), json.dumps(to)))
+
 
 COLUMNS = (Column("at", "a.at", Kind.TIME), Column("actor", "a.actor"), Column("kind", "a.kind"),
            Column("object", "a.object"), Column("object_id", "a.object_id"),

@@ -14,35 +14,28 @@ from datetime import datetime
 from typing import Any
 
 from supportctl.services import validation
+from supportctl.services.privacy import audit
 from supportctl.services.people import queries as people
 from supportctl.services.tickets import queries as tickets
 from supportctl.services.tickets.columns import EXPORT_COLUMNS
 
 
-def audit(cursor: Any, now: datetime, actor: str, kind: str, obj: str, object_id: Any, to: dict | None = None,
-          before: dict | None = None) -> None:
-    """An audit entry for what no table change says by itself."""
-    cursor.execute("INSERT INTO audit_log (at, actor, kind, object, object_id, from_value, to_value) "
-                   "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                   (now, actor, kind, obj, str(object_id), json.dumps(before) if before is not None else None,
-                    json.dumps(to) if to is not None else None))
-
-
-def _customer(cursor: Any, email: str) -> tuple[int, str, str]:
+def _customer(cursor: Any, email: str) -> tuple[int, str]:
+    """(id, email) of the customer, or NotFound (exit 3)."""
     address = validation.email(email, "customer")
-    cursor.execute("SELECT id, email, name FROM customers WHERE email = %s", (address,))
+    cursor.execute("SELECT id FROM customers WHERE email = %s", (address,))
     found = cursor.fetchone()
     if found is None:
         raise validation.no_customer(address)
-    return found
+    return found[0], address
 
 
 def export(cursor: Any, now: datetime, actor: str, email: str) -> dict:
     """The customer, and each of their tickets with its comments and history (`ticket show`'s)."""
-    customer_id, address, _ = _customer(cursor, email)
+    customer_id, address = _customer(cursor, email)
     cursor.execute("SELECT id FROM tickets WHERE customer_id = %s ORDER BY id", (customer_id,))
     ids = [row[0] for row in cursor.fetchall()]
-    audit(cursor, now, actor, "customer_exported", "customer", customer_id, {"tickets": len(ids)})
+    audit.write(cursor, now, actor, "customer_exported", "customer", customer_id, {"tickets": len(ids)})
     return {"customer": people.customer(cursor, address),
             "tickets": [tickets.detail(cursor, i, now, list(EXPORT_COLUMNS)) for i in ids]}
 
@@ -84,11 +77,11 @@ def anonymized_identity(customer_id: int) -> tuple[str, str]:
 def anonymize(cursor: Any, now: datetime, actor: str, email: str, *, redact_text: bool) -> tuple[int, Counts]:
     """The customer keeps id, tier and tickets; their email, name and company go, from the
     history and the outbox too (and, with redact_text, from ticket text). Returns (id, counts)."""
-    customer_id, address, _ = _customer(cursor, email)
+    customer_id, address = _customer(cursor, email)
     counts = _counts(cursor, customer_id, address)
     fields = ["customer_email", "customer_name", "history", "notifications"] + (
         ["title", "description", "comments"] if redact_text else [])
-    audit(cursor, now, actor, "customer_anonymized", "customer", customer_id,
+    audit.write(cursor, now, actor, "customer_anonymized", "customer", customer_id,
           {**counts.row(), "redact_text": redact_text})
     new_email, new_name = anonymized_identity(customer_id)
     cursor.execute("SELECT supportctl_redact(%s, %s, %s, %s)", (customer_id, new_email, new_name, redact_text))
@@ -101,9 +94,9 @@ def anonymize(cursor: Any, now: datetime, actor: str, email: str, *, redact_text
 
 def erase(cursor: Any, now: datetime, actor: str, email: str, reason: str) -> tuple[int, Counts]:
     """The customer and everything of theirs deleted; a tombstone per ticket, an audit entry."""
-    customer_id, address, _ = _customer(cursor, email)
+    customer_id, address = _customer(cursor, email)
     counts = _counts(cursor, customer_id, address)
-    audit(cursor, now, actor, "customer_erased", "customer", customer_id, {**counts.row(), "reason": reason})
+    audit.write(cursor, now, actor, "customer_erased", "customer", customer_id, {**counts.row(), "reason": reason})
     cursor.execute("INSERT INTO ticket_tombstones (ticket_id, external_id, created_at, closed_at, erased_at, actor, "
                    "reason) SELECT id, external_id, created_at, closed_at, %s, %s, %s FROM tickets "
                    "WHERE customer_id = %s", (now, actor, reason, customer_id))

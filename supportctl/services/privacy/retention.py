@@ -21,7 +21,8 @@ from typing import Any
 
 from supportctl.domain.durations import format_duration, parse_duration
 from supportctl.errors import InvalidInput
-from supportctl.services.privacy.customers import anonymized_identity, audit
+from supportctl.services.privacy import audit
+from supportctl.services.privacy.customers import anonymized_identity
 from supportctl.services.tickets import changes
 
 BATCH_SIZE = 500
@@ -112,7 +113,7 @@ def run_batch(cursor: Any, now: datetime, actor: str, rule: Policy, size: int) -
         done = [Done(t, c, "deleted") for t, c in due]
     else:
         done = _anonymize(cursor, now, actor, rule, due)
-    audit(cursor, now, actor, "retention_run", "retention_policy", "true",
+    audit.write(cursor, now, actor, "retention_run", "retention_policy", "true",
           {**rule.row(), "tickets": len(done), **{a: sum(d.action == a for d in done)
                                                    for a in ("deleted", "anonymized", "redacted")}})
     return done

@@ -30,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from supportctl.config import EARLIEST_NOW, parse_timestamp
+from supportctl.db.database import cursor_of
 from supportctl.domain.enums import Priority, Status
 from supportctl.errors import InvalidInput
 from supportctl.services import validation
@@ -172,7 +173,7 @@ class _Stage:
         csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(self.rows)
         buffer.seek(0)
         columns = ", ".join(self.names)
-        with self.session.connection().connection.dbapi_connection.cursor() as cursor:
+        with cursor_of(self.session) as cursor:
             cursor.copy_expert(
                 f"COPY {self.table} ({columns}) FROM STDIN WITH (FORMAT csv, FORCE_NULL ({columns}))", buffer
             )
@@ -199,8 +200,9 @@ def _read(session: Session, stream: BinaryIO, name: str, now: datetime, outcome:
     reader = csv.reader(_lines(stream, outcome), strict=True)
     header = _header(reader, name)
     at = [header.index(c) if c in header else None for c in CELLS]
-    external = at[CELLS.index("external_id")]
-    stamp_at = CELLS.index("created_at")
+    key_at, stamp_at = CELLS.index("external_id"), CELLS.index("created_at")
+    email_at = [CELLS.index("customer_email"), CELLS.index("assignee_email")]
+    external = at[key_at]
     emails: set[str] = set()
     while True:
         line = reader.line_num + 1  # where the next row starts; quoted fields may span lines
@@ -236,12 +238,9 @@ def _read(session: Session, stream: BinaryIO, name: str, now: datetime, outcome:
             if problem:
                 outcome.bad(line, f"created_at: {problem}")
         values[stamp_at] = stamp.isoformat() if stamp else None
-        for column in ("customer_email", "assignee_email"):
-            value = values[CELLS.index(column)]
-            if value is not None:
-                emails.add(value)
-        key = values[CELLS.index("external_id")]
-        values[CELLS.index("external_id")] = key.strip() if key is not None else None
+        emails.update(values[i] for i in email_at if values[i] is not None)
+        if values[key_at] is not None:
+            values[key_at] = values[key_at].strip()
         stage.add((line, False, "{" + ",".join(nul) + "}", *values))
     stage.flush()
     return emails
@@ -311,11 +310,11 @@ def _message(column: str, what: str, cell: str | None) -> str:
 
 
 def _check(session: Session, outcome: Outcome) -> None:
-    cursor = session.connection().connection.dbapi_connection.cursor()
-    cursor.execute(_PROBLEMS, {"max_title": changes.MAX_TITLE, "max_external_id": changes.MAX_EXTERNAL_ID,
-                               "max_tag": changes.MAX_TAG_LENGTH, "statuses": list(Status),
-                               "priorities": list(Priority)})
-    found = cursor.fetchall()
+    with cursor_of(session) as cursor:
+        cursor.execute(_PROBLEMS, {"max_title": changes.MAX_TITLE, "max_external_id": changes.MAX_EXTERNAL_ID,
+                                   "max_tag": changes.MAX_TAG_LENGTH, "statuses": list(Status),
+                                   "priorities": list(Priority)})
+        found = cursor.fetchall()
     troubled = {line for line, *_ in outcome.problems} | {line for line, column, *_ in found if column != "model"}
     for line, column, what, cell in found:
         # Whether an assignee may have left is asked of a row that is otherwise sound.
