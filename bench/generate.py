@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import os
 import random
 import subprocess
@@ -452,28 +453,66 @@ IMPORT_COLUMNS = ("external_id", "title", "description", "status", "priority", "
                   "customer_email", "assignee_email", "created_at")
 
 
-def write_import_csv(path: str, rows: int, customer_emails: list[str], seed: int = 1,
-                     now_text: str = DEFAULT_NOW) -> None:
-    """A CSV for `ticket import`: tickets from another system (new external ids), mostly
-    resolved, for known customers and some new ones, assigned to agents who may take them."""
+def _import_rows(rows: int, customer_emails: list[str], seed: int, now_text: str):
+    """Tickets from another system (new external ids), mostly resolved, for known customers
+    and some new ones, assigned to agents who may take them: (IMPORT_COLUMNS values, created)."""
     rng = random.Random(seed + 2)
     now = int(datetime.fromisoformat(now_text.replace("Z", "+00:00")).timestamp())
     pool = sentences(rng)
     titles = [f"{s.capitalize()} {p}" for s in SUBJECTS for p in PROBLEMS]
     active = [a for a in range(1, AGENTS + 1) if agent_role(a) != "lead" and not agent_inactive(a)]
+    for i in range(1, rows + 1):
+        status = rng.choices(("closed", "resolved", "open", "in_progress", "pending"), (60, 20, 8, 8, 4))[0]
+        assignee = "" if status == "open" else f"agent{rng.choice(active)}@support.example"
+        customer = (rng.choice(customer_emails) if customer_emails and rng.random() < 0.9
+                    else f"newcustomer.{i}@imported.example")
+        created = now - rng.randint(HOUR, 365 * DAY)
+        yield (f"legacy-{seed}-{i}", rng.choice(titles), " ".join(rng.sample(pool, rng.randint(1, 3))),
+               status, rng.choices(PRIORITIES, PRIORITY_WEIGHTS)[0], rng.choice(CATEGORIES),
+               ";".join(rng.sample(TAGS, rng.choice((0, 1, 1, 2)))), customer, assignee, _iso(created)), created
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def write_import_csv(path: str, rows: int, customer_emails: list[str], seed: int = 1,
+                     now_text: str = DEFAULT_NOW) -> None:
+    """A CSV for `ticket import` (_import_rows)."""
     with open(path, "w", encoding="utf-8", newline="") as fh:
         write = csv.writer(fh, lineterminator="\n").writerow
         write(IMPORT_COLUMNS)
-        for i in range(1, rows + 1):
-            status = rng.choices(("closed", "resolved", "open", "in_progress", "pending"), (60, 20, 8, 8, 4))[0]
-            assignee = "" if status == "open" else f"agent{rng.choice(active)}@support.example"
-            customer = (rng.choice(customer_emails) if customer_emails and rng.random() < 0.9
-                        else f"newcustomer.{i}@imported.example")
-            created = now - rng.randint(HOUR, 365 * DAY)
-            write((f"legacy-{seed}-{i}", rng.choice(titles), " ".join(rng.sample(pool, rng.randint(1, 3))),
-                   status, rng.choices(PRIORITIES, PRIORITY_WEIGHTS)[0], rng.choice(CATEGORIES),
-                   ";".join(rng.sample(TAGS, rng.choice((0, 1, 1, 2)))), customer, assignee,
-                   datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")))
+        for row, _ in _import_rows(rows, customer_emails, seed, now_text):
+            write(row)
+
+
+def write_import_ndjson(path: str, rows: int, customer_emails: list[str], seed: int = 1,
+                        now_text: str = DEFAULT_NOW) -> None:
+    """The same tickets as NDJSON for `ticket import --format ndjson` (§17): each with the state
+    a migration carries (response, resolution and close times, due dates) and two comments,
+    the customer's question and the agent's answer."""
+    now = int(datetime.fromisoformat(now_text.replace("Z", "+00:00")).timestamp())
+    with open(path, "w", encoding="utf-8") as fh:
+        for row, created in _import_rows(rows, customer_emails, seed, now_text):
+            ticket = dict(zip(IMPORT_COLUMNS, row))
+            created = min(created, now - 2 * DAY)  # answered and resolved before now
+            ticket["created_at"] = _iso(created)
+            ticket["tags"] = ticket["tags"].split(";") if ticket["tags"] else []
+            ticket["assignee_email"] = ticket["assignee_email"] or None
+            status, answered = ticket["status"], created + 2 * HOUR
+            done = status in ("resolved", "closed")
+            ticket.update(
+                updated_at=_iso(answered + (DAY if done else 0)),
+                first_response_at=_iso(answered) if status != "open" else None,
+                resolved_at=_iso(answered + DAY) if done else None,
+                closed_at=_iso(answered + DAY) if status == "closed" else None,
+                paused_at=_iso(answered) if status == "pending" else None,
+                response_due_at=_iso(created + 4 * HOUR), resolution_due_at=_iso(created + 3 * DAY),
+                comments=[{"author": ticket["customer_email"], "body": ticket["description"] or "Any news?",
+                           "internal": False, "created_at": ticket["created_at"]},
+                          {"author": ticket["assignee_email"] or "agent2@support.example",
+                           "body": "Thanks, we are on it.", "internal": False, "created_at": _iso(answered)}])
+            fh.write(json.dumps(ticket) + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -235,6 +235,14 @@ def import_copy(path: Path) -> str:
     return rf"\copy import_scratch FROM '{path}' WITH (FORMAT csv, HEADER)"
 
 
+# NDJSON as COPY reads it: one jsonb a line (no control character in JSON text can end a field).
+IMPORT_JSON_TABLE = "CREATE TABLE import_scratch (ticket jsonb)"
+
+
+def import_json_copy(path: Path) -> str:
+    return rf"\copy import_scratch FROM '{path}' WITH (FORMAT csv, DELIMITER E'\x01', QUOTE E'\x02')"
+
+
 class Sql:
     """Hand-written SQL doing the same work as each command, run by psql: the floor."""
 
@@ -487,7 +495,7 @@ def read_benches(h: Harness, at: str) -> list[Bench]:
               for name, argv, what in REPORTS)]
 
 
-def benches(h: Harness, import_csv: Path, quick: bool) -> dict[str, Bench]:
+def benches(h: Harness, import_csv: Path, quick: bool, import_ndjson: Path | None = None) -> dict[str, Bench]:
     at = " (target is for 1M)" if quick else ""
     sql = Sql(h.now)
     return {b.name: b for b in [
@@ -518,6 +526,12 @@ def benches(h: Harness, import_csv: Path, quick: bool) -> dict[str, Bench]:
               extra_floor="psql, one transaction: `\\copy` into a temporary table, then the INSERTs of "
                           "services/importing.py (customers, tickets with due dates, `created` events) "
                           "without its per-row checks: the cost of the tickets table's indexes"),
+        *([Bench("ticket import --format ndjson", "ticket import",
+                 lambda u, o: ["ticket", "import", "--format", "ndjson", str(import_ndjson)],
+                 lambda u, o: h.psql_cmd(u, IMPORT_JSON_TABLE, import_json_copy(import_ndjson)), fresh_copy=True,
+                 target="information (§17)",
+                 floor="psql `\\copy` of the same NDJSON file into a new table of one jsonb column")]
+          if import_ndjson else []),
         Bench("queue assign", "queue assign", lambda u, o: ["queue", "assign", "--format", "csv"], None,
               fresh_copy=True, target="< 3 s", check=lambda r: r.median() < 3,
               floor="none: capacity and the round-robin cursor make it no single statement"),
@@ -656,8 +670,10 @@ def main(argv: list[str] | None = None) -> None:
         emails = [e for (e,) in server.query(BASE, "SELECT email FROM customers ORDER BY id")]
         import_csv = out / "import.csv"
         generate.write_import_csv(str(import_csv), args.import_rows, emails, args.seed)
+        import_ndjson = out / "import.ndjson"  # the same tickets, with their state and two comments each
+        generate.write_import_ndjson(str(import_ndjson), args.import_rows, emails, args.seed)
         h = Harness(server, out, runs, DEFAULT_NOW, quick=args.quick)
-        chosen = benches(h, import_csv, args.quick)
+        chosen = benches(h, import_csv, args.quick, import_ndjson)
         if args.only:  # --help stays: its median is the start-up some floors include
             chosen = {n: b for n, b in chosen.items() if n == "--help" or any(t in n for t in args.only)}
         unassigned = server.query(BASE, "SELECT count(*) FROM tickets WHERE assignee_id IS NULL "
@@ -670,7 +686,8 @@ def main(argv: list[str] | None = None) -> None:
         report += [f"## {tickets:,} tickets, {runs} runs after a warm-up", "",
                    *machine(server, BASE, load),
                    f"- data: `python bench/generate.py --tickets {tickets} --overdue {overdue} --seed {args.seed}` "
-                   f"took {gen_seconds:.0f} s; the import file has {args.import_rows:,} rows; "
+                   f"took {gen_seconds:.0f} s; the import files have {args.import_rows:,} rows (the NDJSON one with 2 "
+                   "comments each); "
                    f"{unassigned:,} unresolved tickets have no assignee (what `queue assign` assigns)",
                    f"- every supportctl command ran with `--now {DEFAULT_NOW}`; `--help` median "
                    f"{h.startup:.3f} s", "", *table(results, tickets), "", *legend(chosen)]

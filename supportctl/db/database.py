@@ -105,23 +105,18 @@ class Database:
     @contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[Session]:
         """One transaction: committed when the block ends (rolled back instead with commit=False,
-        for dry runs), and rolled back, changing nothing, on error."""
+        for dry runs), and rolled back, changing nothing, on error. `checkpoint` commits early
+        and goes on in a new one on the same connection (an import in batches)."""
         if self._engine is None:
             self.check_schema()
-        session = Session(self.engine, expire_on_commit=False)
+        with self.translated_errors():
+            connection = self.engine.connect()
+        # Bound to one connection, so temporary tables outlive a checkpoint.
+        session = Session(bind=connection, expire_on_commit=False)
         failed = True
         try:
             with self.translated_errors():
-                session.begin()
-                # No command waits for ever behind a row or table someone else holds: exit 6.
-                # The audit triggers (migration 0011) stamp their entries with the command's
-                # actor and --now.
-                fixed = self.settings.fixed_now
-                session.execute(text("SELECT set_config('lock_timeout', :timeout, true), "
-                                     "set_config('supportctl.actor', :actor, true), "
-                                     "set_config('supportctl.now', :now, true)"),
-                                {"timeout": LOCK_TIMEOUT, "actor": self.settings.actor,
-                                 "now": fixed.isoformat() if fixed else ""})
+                self._begin(session)
                 yield session
                 if commit:
                     session.commit()
@@ -129,9 +124,28 @@ class Database:
         finally:
             try:
                 session.close()  # rolls back whatever was not committed
+                connection.close()
             except DatabaseError as exc:
                 if not failed:  # a failure of its own; after another one it is only an echo of it
                     raise translate(_driver(exc), self.shown_url) from exc
+
+    def _begin(self, session: Session) -> None:
+        session.begin()
+        # No command waits for ever behind a row or table someone else holds: exit 6.
+        # The audit triggers (migration 0011) stamp their entries with the command's
+        # actor and --now.
+        fixed = self.settings.fixed_now
+        session.execute(text("SELECT set_config('lock_timeout', :timeout, true), "
+                             "set_config('supportctl.actor', :actor, true), "
+                             "set_config('supportctl.now', :now, true)"),
+                        {"timeout": LOCK_TIMEOUT, "actor": self.settings.actor,
+                         "now": fixed.isoformat() if fixed else ""})
+
+    def checkpoint(self, session: Session) -> None:
+        """Commit what the transaction() block has done so far; the block goes on in a new transaction."""
+        with self.translated_errors():
+            session.commit()
+            self._begin(session)
 
     def run(self, work: Callable[[Session], T], attempts: int = 4) -> T:
         """Run work in a transaction, retried whole on serialization failure or deadlock."""

@@ -57,13 +57,13 @@ def test_a_bad_email_on_one_of_1000_rows_refuses_the_file_then_the_fixed_file_im
     fixed = write(tmp_path, thousand_rows(), "fixed.csv")
     first = cli(["ticket", "import", fixed])
     assert first.exit_code == 0, first.stderr
-    assert "imported 1000, skipped 0 (external id already present)" in first.stderr
+    assert "imported 1000, skipped 0 (already there), updated 0" in first.stderr
     assert "created 37 customers" in first.stderr
     assert counts(engine) == (before[0] + 1000, before[1] + 37, before[2] + 1000)
 
     again = cli(["ticket", "import", fixed])
     assert again.exit_code == 0
-    assert again.stderr == "imported 0, skipped 1000 (external id already present)\n"
+    assert again.stderr == "imported 0, skipped 1000 (already there), updated 0\n"
     assert counts(engine) == (before[0] + 1000, before[1] + 37, before[2] + 1000)
 
 
@@ -165,7 +165,8 @@ def test_export_columns_are_ignored_and_unknown_customers_are_created(cli, tmp_p
     result = cli(["ticket", "import", path])
     assert result.exit_code == 0, result.stderr
     assert "created 1 customer" in result.stderr
-    assert tickets(cli) == [{"id": "1", "external_id": "", "title": "Hello", "status": "open", "priority": "medium",
+    # A row with an id and no external id is that export's ticket sc-ID (§17): kept as its key.
+    assert tickets(cli) == [{"id": "1", "external_id": "sc-99", "title": "Hello", "status": "open", "priority": "medium",
                              "customer_email": "new@example.com"}]
 
 
@@ -197,7 +198,7 @@ def test_dry_run_reports_what_it_would_do_and_writes_nothing(cli, engine, tmp_pa
     result = cli(["ticket", "import", path, "--dry-run"])
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ("would create 1 customer\n"
-                             "dry run: would import 1, skip 1 (external id already present); nothing written\n")
+                             "dry run: would import 1, skip 1 (already there), update 0; nothing written\n")
     assert counts(engine) == before
 
 

@@ -463,3 +463,20 @@ def test_db_roles_as_a_member_who_does_not_own_the_schema_exits_4(login, engine)
     assert "does not own" in result.stderr
     assert "run `supportctl db roles` as the role that ran `supportctl db upgrade`" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_the_upgrade_that_lets_import_draw_ticket_ids_grants_it_to_roles_made_before(login, engine, tmp_path):
+    from supportctl.db import migrate
+
+    with engine.begin() as conn:  # a database whose roles were made at 0011
+        migrate.downgrade(conn, "0011")
+    with engine.begin() as conn:
+        assert not conn.scalar(text("SELECT has_sequence_privilege('supportctl_agent', 'tickets_id_seq', 'USAGE')"))
+        migrate.upgrade(conn)
+    path = tmp_path / "one.ndjson"
+    path.write_text('{"title": "Hello", "customer_email": "ana@example.com", "comments": [{"author": '
+                    '"ana@example.com", "body": "Hi", "created_at": "2026-11-20T08:00:00Z"}]}\n')
+    result = login("supportctl_agent")(["ticket", "import", str(path)])
+    assert result.exit_code == 0, result.stderr
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM comments")) == 1

@@ -130,7 +130,8 @@ MATRIX: dict[str, dict[str, tuple[Privilege, ...]]] = {
     "alembic_version": {READER: ("SELECT",), AGENT: ("SELECT",), ADMIN: ("SELECT",)},
 }
 # Sequences a role draws from by hand (identity columns need no grant).
-SEQUENCES = {"agent_assignment_seq": (AGENT, ADMIN)}
+# tickets_id_seq: `ticket import` draws its ids first, to know each ticket by its line (0012).
+SEQUENCES = {"agent_assignment_seq": (AGENT, ADMIN), "tickets_id_seq": (AGENT, ADMIN)}
 # What a role does as the owner, one thing each (migration 0005): `ticket import` ANALYZEs
 # tickets (MAINTAIN would also let it LOCK the table ACCESS EXCLUSIVE); `sla set` and `sla
 # calendar` lock tickets EXCLUSIVE (LOCK TABLE would need UPDATE on the whole table).

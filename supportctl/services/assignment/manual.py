@@ -16,6 +16,7 @@ from supportctl.domain.enums import EventKind, Status, Strategy
 from supportctl.errors import Refused
 from supportctl.services import lookup, validation
 from supportctl.services.assignment.pool import Assignment, Handover, hand_over, lock_pool, next_seqs
+from supportctl.services.notify import outbox
 from supportctl.services.people.agents import open_load
 from supportctl.services.tickets import history
 
@@ -74,7 +75,8 @@ def _give(session: Session, now: datetime, actor: str, ticket: Ticket, agent_id:
     session.flush()  # what the session holds is in the database before the statement reads it
     cursor = cursor_of(session)
     previous = ticket.assignee.email if ticket.assignee else None
-    [done] = hand_over(cursor, now, actor, [Handover(ticket.id, agent_id, next_seqs(cursor, 1)[0], previous, strategy)])
+    [done] = hand_over(cursor, now, actor, [Handover(ticket.id, agent_id, next_seqs(cursor, 1)[0], previous, strategy)],
+                       mail=not outbox.muted(session))
     session.expire_all()  # the rows changed underneath the identity map
     return done
 

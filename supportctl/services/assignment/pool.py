@@ -127,9 +127,11 @@ _COLUMNS = (("ticket_id", "bigint"), ("agent_id", "bigint"), ("seq", "bigint"), 
             ("strategy", "text"), ("notify_at", "timestamptz"))
 
 
-def hand_over(cursor: Any, now: datetime, actor: str, handovers: list[Handover]) -> list[Assignment]:
+def hand_over(cursor: Any, now: datetime, actor: str, handovers: list[Handover], *, mail: bool = True,
+              ) -> list[Assignment]:
     """Give each ticket to its agent in one statement: the assignee (the first response, if none
-    yet and the ticket's policy counts assignments), the agents' cursors, an `assigned` event each, and the agent's ticket_assigned mail."""
+    yet and the ticket's policy counts assignments), the agents' cursors, an `assigned` event
+    each, and (unless not mail) the agent's ticket_assigned mail."""
     if not handovers:
         return []
     batch, params = unnest("u", _COLUMNS, [
@@ -138,7 +140,7 @@ def hand_over(cursor: Any, now: datetime, actor: str, handovers: list[Handover])
     ])
     cursor.execute(_HAND_OVER.format(batch=batch, due=iso_sql("m.response_due_at"),
                                      resolution=iso_sql("m.resolution_due_at")),
-                   {**params, "now": now, "actor": actor})
+                   {**params, "now": now, "actor": actor, "mail": mail})
     return [Assignment(*row) for row in cursor.fetchall()]
 
 
@@ -178,7 +180,7 @@ mailed AS (
                'ticket_id', m.id, 'title', m.title, 'priority', m.priority, 'status', m.status,
                'agent_email', m.email, 'agent_name', m.name, 'response_due_at', {due},
                'resolution_due_at', {resolution}), 'pending', 0, coalesce(m.notify_at, %(now)s)
-    FROM done m ORDER BY n
+    FROM done m WHERE %(mail)s ORDER BY n
 )
 SELECT id, title, priority, email, previous, strategy FROM done ORDER BY n
 """

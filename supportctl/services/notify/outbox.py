@@ -47,8 +47,19 @@ def _row(now: datetime, recipient: str, template: str, data: dict[str, Any]) -> 
     }
 
 
+def mute(session: Session) -> None:
+    """No notification from this session's changes (an import: a migration mails nobody)."""
+    session.info["muted"] = True
+
+
+def muted(session: Session) -> bool:
+    return session.info.get("muted", False)
+
+
 def queue(session: Session, now: datetime, recipient: str, template: str, data: dict[str, Any]) -> None:
     """Add one notification to the outbox (flushed with the rest of the transaction)."""
+    if muted(session):
+        return
     session.add(Notification(**_row(now, recipient, template, data)))
 
 

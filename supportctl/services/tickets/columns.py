@@ -12,6 +12,9 @@ EXPORT_COLUMNS = (
     "id", "external_id", "title", "description", "status", "priority", "category", "tags",
     "customer_email", "assignee_email", "team", "sla_policy", "escalated", "escalation_level", "created_at", "updated_at",
     "first_response_at", "resolved_at", "closed_at", "response_due_at", "resolution_due_at",
+    # the rest of the SLA state, so a migration export (§17) carries the clocks as they stand
+    "reopened_at", "paused_at", "paused_seconds", "last_escalated_at", "next_reply_started_at", "next_reply_due_at",
+    "next_reply_met_at", "next_reply_paused_seconds",
 )
 # `ticket list` and `show` add the SLA state of both metrics.
 LIST_COLUMNS = (*EXPORT_COLUMNS, "sla")

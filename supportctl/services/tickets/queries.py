@@ -29,6 +29,8 @@ FROM = ("FROM tickets t JOIN customers c ON c.id = t.customer_id LEFT JOIN agent
         "LEFT JOIN teams tm ON tm.id = t.team_id JOIN sla_policies sp ON sp.id = t.sla_policy_id")
 _TIMES = ("created_at", "updated_at", "first_response_at", "resolved_at", "closed_at", "response_due_at",
           "resolution_due_at")
+_CLOCKS = ("reopened_at", "paused_at", "last_escalated_at", "next_reply_started_at", "next_reply_due_at",
+           "next_reply_met_at")
 FIELDS: dict[str, Column] = {c.name: c for c in (
     Column("id", "t.id", Kind.NUMBER),
     Column("external_id", "t.external_id"),
@@ -45,8 +47,11 @@ FIELDS: dict[str, Column] = {c.name: c for c in (
     Column("escalated", "t.escalated", Kind.BOOL),
     Column("escalation_level", "t.escalation_level", Kind.NUMBER),
     *(Column(name, f"t.{name}", Kind.TIME) for name in _TIMES),
+    *(Column(name, f"t.{name}", Kind.TIME) for name in _CLOCKS),
+    Column("paused_seconds", "t.paused_seconds", Kind.NUMBER),
+    Column("next_reply_paused_seconds", "t.next_reply_paused_seconds", Kind.NUMBER),
 )}
-_STAMPS = frozenset(_TIMES + ("paused_at", "next_reply_started_at", "next_reply_due_at", "next_reply_met_at"))
+_STAMPS = frozenset(_TIMES + _CLOCKS)
 
 
 @dataclass(frozen=True)

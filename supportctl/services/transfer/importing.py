@@ -1,254 +1,76 @@
-"""Bulk ticket import from CSV: every row checked before anything is written, then one transaction.
+"""Bulk ticket import, CSV or NDJSON: every row checked before anything is written.
 
-The header names columns as `ticket export` writes them, so an export re-imports.
-The rows stream from the file into a temporary table (COPY, in batches), so memory stays
-flat however large the file; on the way Python checks only what SQL cannot: the CSV's
-shape, UTF-8, NUL bytes, and the timestamps (ISO 8601 as Python reads it; PostgreSQL's
-input would take `yesterday`). Every other check is set-based SQL over that table: the
-required cells, lengths, statuses and priorities, tags, teams, agents, repeated external
-ids, and each distinct email address once (email_validator's rules). Then INSERT … SELECT
-writes the tickets (each with its team, given or routed, and its SLA policy and due
-dates), then their `created` events. Any bad row and nothing is written; every bad row
-is reported as `line N: column: problem`, N the physical line (the header is line 1).
+reading.py streams the file into a temporary table. The checks are one set-based SQL
+query over it: the required cells, lengths, statuses and priorities, tags, teams, agents,
+policies, repeated external ids, and each distinct email address once (email_validator's
+rules). Then INSERT … SELECT writes the tickets (each with its team, given or routed, its
+SLA policy and due dates, and with NDJSON the state the object gives: §17), their history
+and comments; the database's triggers start their SLA cycles. No notification is sent.
 
-Rows whose external id is already in the database are skipped, not refused, so
-running an import again is harmless.
+Without a batch size all of it is the caller's one transaction; with one, each batch of
+rows is committed on its own (the checks still come first), so an import that dies can
+be run again and carries on: a row whose ticket is there is skipped, keyed by its
+external id (or, for a supportctl export, `sc-<id>`), or with update_existing changed
+through the rules and history of `ticket update`.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
-import io
-from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from supportctl.config import EARLIEST_NOW, parse_timestamp
 from supportctl.db.database import cursor_of
 from supportctl.domain.enums import Priority, Status
-from supportctl.errors import InvalidInput
+from supportctl.errors import InvalidInput, NotFound, Refused
 from supportctl.services import validation
+from supportctl.services.assignment import manual
+from supportctl.services.notify import outbox
 from supportctl.services.sla.policy import Book, match_sql
 from supportctl.services.sla.recompute import recompute
 from supportctl.services.teams.routing import route_sql
 from supportctl.services.tickets import changes
-from supportctl.services.tickets.columns import EXPORT_COLUMNS
+from supportctl.services.transfer import reading
+from supportctl.services.transfer.mapping import Mapping
+from supportctl.services.transfer.reading import MAX_FIELD, STATE, STATE_COUNTS, STATE_TIMES, Outcome, Stage
 
-REQUIRED = ("title", "customer_email")
-OPTIONAL = ("external_id", "description", "status", "priority", "category", "tags", "assignee_email", "team",
-            "created_at")
-IGNORED = tuple(c for c in EXPORT_COLUMNS if c not in REQUIRED + OPTIONAL)  # id, escalated, …
-_KNOWN = frozenset(REQUIRED + OPTIONAL + IGNORED)
-MAX_FIELD = changes.MAX_TEXT  # characters in one cell
-# Bytes in one physical line: a file without line breaks (or /dev/zero) is refused, not read whole.
-MAX_LINE = 4 * MAX_FIELD + 4096
-_BATCH = 5000
-# The cells in the order a row's problems are reported (the order of `ticket create`'s checks).
-CELLS = ("title", "customer_email", "external_id", "description", "status", "priority", "category", "tags",
-         "assignee_email", "team", "created_at")
-_STAGED = {"line": "integer PRIMARY KEY", "bad": "boolean", "nul": "text[]",
-           **{c: "timestamptz" if c == "created_at" else "text" for c in CELLS}}
+FORMATS = ("csv", "ndjson")
 _CHOICES = {"status": tuple(Status), "priority": tuple(Priority)}
-
-
-def _address(text: str) -> tuple[str | None, str | None]:
-    """(the address as stored, None) or (None, what is wrong with it)."""
-    try:
-        return validation.email(text), None
-    except InvalidInput as exc:
-        return None, f"{text!r} is not a valid email address: {exc.__cause__}"
+# Problems that name something the database lacks: with NDJSON, exit 3 when they are all there is (§17).
+_MISSING = ("no agent", "no team", "no policy")
 
 
 class BadRows(InvalidInput):
     """Some rows are bad: `problems` lists every one; nothing was written."""
 
-    def __init__(self, problems: list[str], rows: int) -> None:
+    def __init__(self, problems: list[str], rows: int, *, missing: bool = False) -> None:
         count = len({p.split(":", 1)[0] for p in problems})
         super().__init__(
             f"{count} bad row{'s' if count != 1 else ''} (of {rows}); nothing was imported",
-            hint="fix them and run the import again",
+            hint="add the agents and teams they name first" if missing else "fix them and run the import again",
         )
         self.problems = problems
+        if missing:
+            self.exit_code = NotFound.exit_code
 
 
-# A row's problems are reported in this column order (the file's and the row's first).
-_ORDER = {"file": -2, "row": -1, **{c: i for i, c in enumerate(CELLS)}, "model": len(CELLS)}
-
-
-@dataclass
-class Outcome:
-    rows: int = 0  # data rows read (blank lines aside)
-    imported: int = 0  # imported, or that would be with dry_run
-    skipped: int = 0  # external id already in the database
-    new_customers: int = 0
-    problems: list[tuple[int, int, str]] = field(default_factory=list, repr=False)
-
-    def bad(self, line: int, problem: str) -> None:
-        self.problems.append((line, _ORDER[problem.split(":", 1)[0]], f"line {line}: {problem}"))
-
-
-def _lines(stream: BinaryIO, outcome: Outcome) -> Iterator[str]:
-    """The file's lines as text: BOM dropped, bytes that are not UTF-8 reported with their line."""
-    for number, raw in enumerate(iter(lambda: stream.readline(MAX_LINE + 1), b""), 1):
-        if len(raw) > MAX_LINE:
-            raise InvalidInput(f"line {number} is longer than {MAX_LINE:,} bytes; nothing was imported",
-                               hint="is it a CSV file? each row must fit in a line, its cells at most 16 MB")
-        if number == 1 and raw.startswith(codecs.BOM_UTF8):
-            raw = raw[len(codecs.BOM_UTF8):]
-        try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            outcome.bad(number, f"file: byte 0x{raw[exc.start]:02x} at position {exc.start + 1} is not UTF-8 "
-                                "(save the file as UTF-8)")
-            yield raw.decode("utf-8", "replace")
-
-
-def _shown(column: str) -> str:
-    """A column name as an error message may show it: one line, no terminal control codes, short."""
-    text = column if column.isprintable() else repr(column)
-    return text if len(text) <= 40 else text[:39] + "…"
-
-
-def _listed(names: list[str], most: int = 10) -> str:
-    """'a, b, c', or the first few and how many more: a header may name a million columns."""
-    more = f" and {len(names) - most:,} more" if len(names) > most else ""
-    return ", ".join(names[:most]) + more
-
-
-def _header(reader, name: str) -> list[str]:
+def _address(raw: str) -> tuple[str | None, str | None]:
+    """(the address as stored, None) or (None, what is wrong with it)."""
     try:
-        header = next(reader)
-    except StopIteration:
-        raise InvalidInput(f"{name} is empty; the first line must name the columns, e.g. title,customer_email") from None
-    except csv.Error as exc:
-        raise InvalidInput(f"{name}: line 1: not a CSV header: {exc}") from exc
-    columns = [c.strip().lower() for c in header]
-    present = set(columns)
-    missing = [c for c in REQUIRED if c not in present]
-    unknown = [_shown(h.strip()) or "(empty)" for h, c in zip(header, columns) if c not in _KNOWN]
-    if missing:
-        raise InvalidInput(
-            f"{name}: line 1: the header lacks {', '.join(missing)}"
-            + (f" and names unknown columns {_listed(unknown)}" if unknown else ""),
-            hint="the first line must name the columns, as `supportctl ticket export` writes them",
-        )
-    if unknown:
-        raise InvalidInput(
-            f"{name}: line 1: unknown column{'s' if len(unknown) > 1 else ''} {_listed(unknown)}",
-            hint=f"known: {','.join(REQUIRED + OPTIONAL)}; ignored: {','.join(IGNORED)}",
-        )
-    twice = sorted(_shown(c) for c, n in Counter(columns).items() if n > 1)
-    if twice:
-        raise InvalidInput(f"{name}: line 1: column {_listed(twice)} appears more than once")
-    return columns
+        return validation.email(raw), None
+    except InvalidInput as exc:
+        return None, f"{raw!r} is not a valid email address: {exc.__cause__}"
 
 
-class _Stage:
-    """The rows, as the file has them, copied into a temporary table a batch at a time; rows
-    that are not rows (a wrong number of fields) by line and external id only, so an
-    external id repeated on one is still found."""
-
-    def __init__(self, session: Session, table: str, columns: dict[str, str]) -> None:
-        self.session, self.table, self.names = session, table, list(columns)
-        self.rows: list[tuple] = []
-        typed = ", ".join(f"{c} {kind}" for c, kind in columns.items())
-        session.execute(text(f"CREATE TEMPORARY TABLE {table} ({typed}) ON COMMIT DROP"))
-
-    def add(self, row: tuple) -> None:
-        self.rows.append(row)
-        if len(self.rows) >= _BATCH:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.rows:
-            return
-        buffer = io.StringIO()
-        # Every cell quoted (so `\.` is data, never the end-of-data mark); FORCE_NULL reads "" as NULL.
-        csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(self.rows)
-        buffer.seek(0)
-        columns = ", ".join(self.names)
-        with cursor_of(self.session) as cursor:
-            cursor.copy_expert(
-                f"COPY {self.table} ({columns}) FROM STDIN WITH (FORMAT csv, FORCE_NULL ({columns}))", buffer
-            )
-        self.rows.clear()
-
-
-def _stamp(value: str, now: datetime) -> tuple[datetime | None, str | None]:
-    """created_at read as Python reads ISO 8601 (PostgreSQL's input would take `yesterday`)."""
-    try:
-        stamp = parse_timestamp(value)
-    except InvalidInput:
-        return None, f"{value!r} is not an ISO 8601 time, e.g. 2026-11-23T14:05:00Z"
-    if stamp > now:
-        return None, f"{value} is in the future"
-    if stamp < EARLIEST_NOW:  # due dates and calendar walks count on from it
-        return None, f"{value} is before {EARLIEST_NOW:%Y-%m-%d}"
-    return stamp, None
-
-
-def _read(session: Session, stream: BinaryIO, name: str, now: datetime, outcome: Outcome) -> set[str]:
-    """Stream the rows into import_rows, checking only what SQL cannot: the CSV's shape,
-    UTF-8, NUL bytes, the timestamps. Returns every distinct email cell, to check once each."""
-    stage = _Stage(session, "import_rows", _STAGED)
-    reader = csv.reader(_lines(stream, outcome), strict=True)
-    header = _header(reader, name)
-    at = [header.index(c) if c in header else None for c in CELLS]
-    key_at, stamp_at = CELLS.index("external_id"), CELLS.index("created_at")
-    email_at = [CELLS.index("customer_email"), CELLS.index("assignee_email")]
-    external = at[key_at]
-    emails: set[str] = set()
-    while True:
-        line = reader.line_num + 1  # where the next row starts; quoted fields may span lines
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            outcome.rows += 1
-            outcome.bad(line, f"row: malformed CSV ({exc}); reading stopped here")
-            break
-        if not cells or cells == [""]:  # a blank line
-            continue
-        outcome.rows += 1
-        if len(cells) != len(header):
-            outcome.bad(line, f"row: {len(cells)} fields, the header has {len(header)}")
-            key = cells[external].strip() if external is not None and external < len(cells) else ""
-            stage.add((line, True, "{}", *(key.replace("\x00", "") or None if c == "external_id" else None
-                                          for c in CELLS)))
-            continue
-        # A blank cell is no value: the column's default applies (a blank team is routed).
-        values = [cells[i] if i is not None and cells[i].strip() else None for i in at]
-        nul = []
-        for column, value in zip(CELLS, values):
-            if value is not None and "\x00" in value:
-                outcome.bad(line, f"{column}: contains a NUL byte")
-                nul.append(column)
-        if nul:
-            values = [v.replace("\x00", "") if v is not None else None for v in values]
-        stamp = None
-        if values[stamp_at] is not None and "created_at" not in nul:
-            stamp, problem = _stamp(values[stamp_at], now)
-            if problem:
-                outcome.bad(line, f"created_at: {problem}")
-        values[stamp_at] = stamp.isoformat() if stamp else None
-        emails.update(values[i] for i in email_at if values[i] is not None)
-        if values[key_at] is not None:
-            values[key_at] = values[key_at].strip()
-        stage.add((line, False, "{" + ",".join(nul) + "}", *values))
-    stage.flush()
-    return emails
-
-
-def _check_addresses(session: Session, emails: set[str]) -> None:
+def _check_addresses(session: Session, emails: set[str], kept: bool) -> None:
     """Each distinct address once (email_validator's rules are not SQL), into import_addresses."""
-    stage = _Stage(session, "import_addresses", {"raw": "text PRIMARY KEY", "address": "text", "problem": "text"})
+    stage = Stage(session, "import_addresses", {"raw": "text PRIMARY KEY", "address": "text", "problem": "text"},
+                  kept=kept)
     for raw in emails:
         stage.add((raw, *_address(raw)))
     stage.flush()
@@ -279,10 +101,15 @@ UNION ALL SELECT r.line, 'assignee_email', 'no agent', a.address FROM r JOIN imp
         SELECT 1 FROM agents g WHERE g.email = a.address)
 UNION ALL SELECT r.line, 'team', CASE WHEN tm.id IS NULL THEN 'no team' ELSE 'inactive' END, r.team
     FROM r LEFT JOIN teams tm ON tm.slug = lower(btrim(r.team)) WHERE r.team IS NOT NULL AND NOT 'team' = ANY(r.nul)
-    AND (tm.id IS NULL OR NOT tm.active)
+    AND (tm.id IS NULL OR NOT tm.active) AND NOT (r.given IS NOT NULL AND tm.id IS NOT NULL)
+UNION ALL SELECT line, 'sla_policy', 'no policy', sla_policy FROM r WHERE sla_policy IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM sla_policies p WHERE p.name = r.sla_policy)
+UNION ALL SELECT r.line, 'comments[' || e.o || '].author', 'address', a.problem
+    FROM r CROSS JOIN LATERAL jsonb_array_elements(r.comments) WITH ORDINALITY AS e(c, o)
+    JOIN import_addresses a ON a.raw = e.c->>'author' WHERE r.comments IS NOT NULL AND a.problem IS NOT NULL
 UNION ALL SELECT r.line, 'model', 'inactive assignee', a.address FROM r JOIN import_addresses a
     ON a.raw = r.assignee_email JOIN agents g ON g.email = a.address
-    WHERE NOT g.active AND coalesce(lower(btrim(r.status)), 'open') NOT IN ('resolved', 'closed')
+    WHERE NOT g.active AND coalesce(lower(btrim(r.status)), 'open') NOT IN ('resolved', 'closed') AND r.given IS NULL
 """
 
 
@@ -303,39 +130,12 @@ def _message(column: str, what: str, cell: str | None) -> str:
         return f"assignee_email: {cell}: no agent has this email"
     if what == "no team":
         return f"team: {cell.strip()!r}: no team has this slug"
+    if what == "no policy":
+        return f"sla_policy: {cell!r}: no SLA policy has this name"
     if what == "inactive":
         return f"team: {cell.strip().lower()} is inactive: it gets no new tickets"
     # History may name agents who have left; open work may not.
     return f"assignee_email: {cell} is inactive (allowed only on resolved or closed tickets)"
-
-
-def _check(session: Session, outcome: Outcome) -> None:
-    with cursor_of(session) as cursor:
-        cursor.execute(_PROBLEMS, {"max_title": changes.MAX_TITLE, "max_external_id": changes.MAX_EXTERNAL_ID,
-                                   "max_tag": changes.MAX_TAG_LENGTH, "statuses": list(Status),
-                                   "priorities": list(Priority)})
-        found = cursor.fetchall()
-    troubled = {line for line, *_ in outcome.problems} | {line for line, column, *_ in found if column != "model"}
-    for line, column, what, cell in found:
-        # Whether an assignee may have left is asked of a row that is otherwise sound.
-        if column != "model" or line not in troubled:
-            outcome.bad(line, _message(column, what, cell))
-    for line, external_id, first in session.execute(text(_DUPLICATES)):
-        outcome.bad(line, f"external_id: {external_id!r} is also on line {first}")
-
-
-# The checked rows as they are stored: trimmed, lower-cased, defaults, one tag once.
-_NORMALISE = """
-UPDATE import_rows r SET
-    title = btrim(r.title), status = coalesce(lower(btrim(r.status)), 'open'),
-    priority = coalesce(lower(btrim(r.priority)), 'medium'), category = nullif(btrim(r.category), ''),
-    tags = array_to_string(ARRAY(
-        SELECT t FROM (SELECT btrim(x) AS t, min(o) AS o FROM unnest(string_to_array(r.tags, ';'))
-                       WITH ORDINALITY AS u(x, o) WHERE btrim(x) <> '' GROUP BY 1) AS d ORDER BY o), ';'),
-    customer_email = (SELECT a.address FROM import_addresses a WHERE a.raw = r.customer_email),
-    assignee_email = (SELECT a.address FROM import_addresses a WHERE a.raw = r.assignee_email),
-    team = lower(btrim(r.team)), created_at = coalesce(r.created_at, :now)
-"""
 
 
 _DUPLICATES = """
@@ -344,7 +144,48 @@ SELECT line, external_id, first_line FROM (
     FROM import_rows WHERE external_id IS NOT NULL) AS r
 WHERE line <> first_line ORDER BY line
 """
-_NEW = "NOT EXISTS (SELECT 1 FROM tickets t WHERE t.external_id = r.external_id)"
+
+
+def _check(session: Session, outcome: Outcome) -> int:
+    """Record every problem SQL finds; returns how many name an agent, team or policy that is not there."""
+    with cursor_of(session) as cursor:
+        cursor.execute(_PROBLEMS, {"max_title": changes.MAX_TITLE, "max_external_id": changes.MAX_EXTERNAL_ID,
+                                   "max_tag": changes.MAX_TAG_LENGTH, "statuses": list(Status),
+                                   "priorities": list(Priority)})
+        found = cursor.fetchall()
+    troubled = {line for line, *_ in outcome.problems} | {line for line, column, *_ in found if column != "model"}
+    missing = 0
+    for line, column, what, cell in found:
+        # Whether an assignee may have left is asked of a row that is otherwise sound.
+        if column != "model" or line not in troubled:
+            outcome.bad(line, _message(column, what, cell))
+            missing += what in _MISSING
+    for line, external_id, first in session.execute(text(_DUPLICATES)):
+        outcome.bad(line, f"external_id: {external_id!r} is also on line {first}")
+    return missing
+
+
+# The checked rows as they are stored: trimmed, lower-cased, one tag once, addresses as
+# stored. Defaults (open, medium, now) are the insert's: a blank cell is no change to a
+# ticket that is there.
+_NORMALISE = """
+UPDATE import_rows r SET
+    title = btrim(r.title), status = lower(btrim(r.status)), priority = lower(btrim(r.priority)),
+    category = nullif(btrim(r.category), ''),
+    tags = array_to_string(ARRAY(
+        SELECT t FROM (SELECT btrim(x) AS t, min(o) AS o FROM unnest(string_to_array(r.tags, ';'))
+                       WITH ORDINALITY AS u(x, o) WHERE btrim(x) <> '' GROUP BY 1) AS d ORDER BY o), ';'),
+    customer_email = (SELECT a.address FROM import_addresses a WHERE a.raw = r.customer_email),
+    assignee_email = (SELECT a.address FROM import_addresses a WHERE a.raw = r.assignee_email),
+    team = lower(btrim(r.team))
+"""
+# The ticket a row names: its external id's, or the ticket `sc-<id>` names if that one has
+# no external id of its own (a supportctl export's row: §17).
+_TICKET_OF = """coalesce((SELECT t.id FROM tickets t WHERE t.external_id = r.external_id),
+    (SELECT t.id FROM tickets t WHERE t.external_id IS NULL AND t.id = CASE
+        WHEN r.external_id ~ '^sc-[0-9]{1,18}$' THEN substr(r.external_id, 4)::bigint END))"""
+_NEW = f"{_TICKET_OF} IS NULL"
+_IN_BATCH = "r.line BETWEEN :first AND :last"
 _COUNT = f"""
 SELECT count(*) FILTER (WHERE {_NEW}),
        count(DISTINCT r.customer_email) FILTER (
@@ -353,50 +194,75 @@ FROM import_rows r
 """
 _CUSTOMERS = f"""
 INSERT INTO customers (email, name, created_at)
-SELECT DISTINCT r.customer_email, split_part(r.customer_email, '@', 1), :now FROM import_rows r WHERE {_NEW}
+SELECT DISTINCT r.customer_email, split_part(r.customer_email, '@', 1), :now FROM import_rows r
+WHERE {_IN_BATCH} AND {_NEW}
 ORDER BY 1
 ON CONFLICT (email) DO NOTHING
 """
-# Response counts as given by an assignment or by leaving `open`; resolved/closed/pending
-# tickets carry their stamp (created_at, or now) as those times (docs/sla.md, "First response").
 _TAGS = "coalesce(string_to_array(r.tags, ';'), '{}')"
-# Each row's team (given, else routed), then its policy (given the team), then the ticket with
-# that policy's due dates on the 24x7 clock (tickets measured on a calendar are walked after).
+
+
+def _taken(column: str, derived: str) -> str:
+    """An NDJSON object's value for column when it names it (§17: taken, not recomputed), else derived."""
+    return f"CASE WHEN '{column}' = ANY(m.given) THEN m.{column} ELSE {derived} END"
+
+
+# Each row's team (given, else routed), then its policy (given, else matched given the team),
+# then the ticket: the state an NDJSON object gives, the rest derived as for a new ticket:
+# due dates on the 24x7 clock (tickets measured on a calendar are walked after), response
+# counted by an assignment or by leaving `open`, resolved/closed/pending tickets carrying
+# their created_at as those times (docs/sla.md, "First response"). Ids are drawn first, so
+# each ticket is known by its row's line.
 _TICKETS = f"""
 WITH teamed AS (
-    SELECT r.*, {_TAGS} AS tag_list, c.id AS customer_id, c.tier, c.company, a.id AS assignee_id,
-           coalesce(tm.id, {route_sql("r.category", _TAGS, "c.tier", "c.company")}) AS team_id
+    SELECT r.line, r.external_id, r.title, r.description, coalesce(r.status, 'open') AS status,
+           coalesce(r.priority, 'medium') AS priority, r.category, coalesce(r.created_at, :now) AS created_at,
+           coalesce(r.given, '{{}}') AS given, {", ".join(f"r.{c}" for c in STATE)},
+           {_TAGS} AS tag_list, c.id AS customer_id, c.tier, c.company, a.id AS assignee_id,
+           CASE WHEN 'team' = ANY(r.given) THEN tm.id
+                ELSE coalesce(tm.id, {route_sql("r.category", _TAGS, "c.tier", "c.company")}) END AS team_id,
+           nextval(pg_get_serial_sequence('tickets', 'id')) AS id
     FROM import_rows r
     JOIN customers c ON c.email = r.customer_email
     LEFT JOIN agents a ON a.email = r.assignee_email
     LEFT JOIN teams tm ON tm.slug = r.team
-    WHERE {_NEW}  -- skip known external ids before they take an id; ON CONFLICT covers a racing import
+    WHERE {_IN_BATCH} AND {_NEW}  -- known ones skipped before they take an id; ON CONFLICT covers a racer
 ), measured AS (
-    SELECT teamed.*, {match_sql("teamed.tier", "teamed.company", "ts.slug", "teamed.category", "teamed.tag_list")}
-           AS policy_id
+    SELECT teamed.*, CASE
+        WHEN 'sla_policy' = ANY(teamed.given) THEN (SELECT p.id FROM sla_policies p WHERE p.name = teamed.sla_policy
+                                                  ORDER BY p.removed_at IS NOT NULL, p.id DESC LIMIT 1)
+        ELSE {match_sql("teamed.tier", "teamed.company", "ts.slug", "teamed.category", "teamed.tag_list")} END
+        AS policy_id
     FROM teamed LEFT JOIN teams ts ON ts.id = teamed.team_id
 ), inserted AS (
-    INSERT INTO tickets (external_id, title, description, status, priority, category, tags, customer_id,
-                         assignee_id, team_id, sla_policy_id, escalated, escalation_level, created_at, updated_at,
-                         first_response_at, resolved_at, closed_at, paused_at, paused_seconds, response_due_at,
-                         resolution_due_at)
-    SELECT m.external_id, m.title, coalesce(m.description, ''), m.status, m.priority, m.category, m.tag_list,
-           m.customer_id, m.assignee_id, m.team_id, m.policy_id, false, 0, m.created_at, :now,
-           CASE WHEN m.status IN ('resolved', 'closed')
-                  OR (p.first_response = 'any' AND (m.status <> 'open' OR m.assignee_id IS NOT NULL))
-                THEN m.created_at END,
-           CASE WHEN m.status IN ('resolved', 'closed') THEN m.created_at END,
-           CASE WHEN m.status = 'closed' THEN m.created_at END,
-           CASE WHEN m.status = 'pending' THEN m.created_at END,
-           0, m.created_at + make_interval(secs => st.response_seconds),
-           m.created_at + make_interval(secs => st.resolution_seconds)
+    INSERT INTO tickets (id, external_id, title, description, status, priority, category, tags, customer_id,
+                         assignee_id, team_id, sla_policy_id, escalated, escalation_level, last_escalated_at,
+                         created_at, updated_at, first_response_at, resolved_at, closed_at, reopened_at, paused_at,
+                         paused_seconds, response_due_at, resolution_due_at, next_reply_started_at,
+                         next_reply_due_at, next_reply_met_at, next_reply_paused_seconds)
+    SELECT m.id, m.external_id, m.title, coalesce(m.description, ''), m.status, m.priority, m.category, m.tag_list,
+           m.customer_id, m.assignee_id, m.team_id, m.policy_id, {_taken("escalated", "false")},
+           {_taken("escalation_level", "0")}, {_taken("last_escalated_at", "NULL")}, m.created_at,
+           {_taken("updated_at", ":now")},
+           {_taken("first_response_at", '''CASE WHEN m.status IN ('resolved', 'closed')
+               OR (p.first_response = 'any' AND (m.status <> 'open' OR m.assignee_id IS NOT NULL))
+               THEN m.created_at END''')},
+           {_taken("resolved_at", "CASE WHEN m.status IN ('resolved', 'closed') THEN m.created_at END")},
+           {_taken("closed_at", "CASE WHEN m.status = 'closed' THEN m.created_at END")},
+           {_taken("reopened_at", "NULL")},
+           {_taken("paused_at", "CASE WHEN m.status = 'pending' THEN m.created_at END")},
+           {_taken("paused_seconds", "0")},
+           {_taken("response_due_at", "m.created_at + make_interval(secs => st.response_seconds)")},
+           {_taken("resolution_due_at", "m.created_at + make_interval(secs => st.resolution_seconds)")},
+           {_taken("next_reply_started_at", "NULL")}, {_taken("next_reply_due_at", "NULL")},
+           {_taken("next_reply_met_at", "NULL")}, {_taken("next_reply_paused_seconds", "0")}
     FROM measured m JOIN sla_policies p ON p.id = m.policy_id
     JOIN sla_targets st ON st.policy_id = m.policy_id AND st.priority = m.priority
     ORDER BY m.line
     ON CONFLICT (external_id) DO NOTHING
     RETURNING id, title, status, priority, external_id, created_at, customer_id, assignee_id, team_id, sla_policy_id
 )
-INSERT INTO imported SELECT * FROM inserted
+INSERT INTO imported SELECT i.*, m.line, m.given FROM inserted i JOIN measured m ON m.id = i.id
 """
 _EVENTS = """
 INSERT INTO ticket_events (ticket_id, at, actor, kind, to_value)
@@ -406,21 +272,46 @@ SELECT i.id, :now, :actor, 'created', jsonb_strip_nulls(jsonb_build_object(
     'source', 'import', 'created_at', to_char(i.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')))
 FROM imported i JOIN customers c ON c.id = i.customer_id LEFT JOIN agents a ON a.id = i.assignee_id
 LEFT JOIN teams tm ON tm.id = i.team_id JOIN sla_policies p ON p.id = i.sla_policy_id
+ORDER BY i.id
+"""
+# What an NDJSON object gave, as it gave it (the description and comments aside: they are the ticket's).
+_IMPORTED_EVENTS = """
+INSERT INTO ticket_events (ticket_id, at, actor, kind, to_value)
+SELECT i.id, :now, :actor, 'imported',
+       jsonb_strip_nulls(to_jsonb(r) - 'line' - 'bad' - 'nul' - 'given' - 'description' - 'comments' - 'tags'
+                         || jsonb_build_object('tags', string_to_array(r.tags, ';')))
+       || jsonb_build_object('comments', coalesce(jsonb_array_length(r.comments), 0))
+FROM imported i JOIN import_rows r ON r.line = i.line WHERE cardinality(i.given) > 0
+ORDER BY i.id
+"""
+_COMMENTS = """
+INSERT INTO comments (ticket_id, author_email, author_kind, body, internal, created_at)
+SELECT i.id, a.address,
+       coalesce(e.c->>'author_kind',
+                CASE WHEN EXISTS (SELECT 1 FROM agents g WHERE g.email = a.address) THEN 'agent' ELSE 'customer' END),
+       e.c->>'body', (e.c->>'internal')::boolean, (e.c->>'created_at')::timestamptz
+FROM imported i JOIN import_rows r ON r.line = i.line
+CROSS JOIN LATERAL jsonb_array_elements(r.comments) WITH ORDINALITY AS e(c, o)
+JOIN import_addresses a ON a.raw = e.c->>'author'
+WHERE r.comments IS NOT NULL
+ORDER BY i.id, e.o
 """
 
 
-def _write(session: Session, now: datetime, actor: str, outcome: Outcome) -> None:
-    outcome.new_customers = session.execute(text(_CUSTOMERS), {"now": now}).rowcount
+def _insert(session: Session, now: datetime, actor: str, first: int, last: int) -> tuple[int, int]:
+    """The batch's new rows as tickets: (tickets, new customers)."""
+    batch = {"now": now, "first": first, "last": last}
+    customers = session.execute(text(_CUSTOMERS), batch).rowcount
     session.execute(text(
         "CREATE TEMPORARY TABLE imported (id bigint, title text, status text, priority text, external_id text, "
-        "created_at timestamptz, customer_id bigint, assignee_id bigint, team_id bigint, sla_policy_id bigint) "
-        "ON COMMIT DROP"
+        "created_at timestamptz, customer_id bigint, assignee_id bigint, team_id bigint, sla_policy_id bigint, "
+        "line integer, given text[]) ON COMMIT DROP"
     ))
     # Statistics that call tickets empty (a fresh table, or an autovacuum ANALYZE that ran
     # while our rows were uncommitted) make the planner rescan a table that grows as we
     # insert: the external-id check wants an index whatever they say.
     session.execute(text("SET LOCAL enable_seqscan = off"))
-    outcome.imported = session.execute(text(_TICKETS), {"now": now}).rowcount
+    imported = session.execute(text(_TICKETS), batch).rowcount
     session.execute(text("RESET enable_seqscan"))
     # The events' foreign-key checks are planned from the same statistics; with tickets
     # "empty" they scan a whole index per row (measured: 100,000 rows took 97 s, not 7 s).
@@ -428,37 +319,161 @@ def _write(session: Session, now: datetime, actor: str, outcome: Outcome) -> Non
     # we commit. Through a function that runs as the owner (migration 0005), so roles that do
     # not own the table need no MAINTAIN.
     stale = session.scalar(text("SELECT reltuples < :n FROM pg_class WHERE oid = 'tickets'::regclass"),
-                           {"n": outcome.imported})
-    if outcome.imported >= 1000 and stale:
+                           {"n": imported})
+    if imported >= 1000 and stale:
         session.execute(text("SELECT supportctl_analyze_tickets()"))
-    session.execute(text(_EVENTS), {"now": now, "actor": actor})
+    session.execute(text(_EVENTS), batch | {"actor": actor})
+    session.execute(text(_IMPORTED_EVENTS), batch | {"actor": actor})
+    session.execute(text(_COMMENTS))
     # Read after the INSERT, whose lock on tickets holds off an `sla` change until we commit.
     book = Book.load(session)
     if not book.all_24x7:  # tickets measured on a calendar: their due dates walked (sla/recompute.py)
-        recompute(session, now, book, "t.id IN (SELECT id FROM imported)")
+        recompute(session, now, book,
+                  "t.id IN (SELECT id FROM imported WHERE NOT 'resolution_due_at' = ANY(given))")
+    session.execute(text("DROP TABLE imported"))
+    return imported, customers
 
 
-def import_csv(
-    session: Session, now: datetime, actor: str, stream: BinaryIO, *, name: str = "the file", dry_run: bool = False
+# -- --update-existing: the rows whose ticket is there, through ticket update's rules --
+
+_UPDATABLE = ("title", "priority", "category", "tags", "team", "assignee_email", "status")
+_THERE = f"""
+SELECT r.line, t.id, r.given, {", ".join(f"r.{c}" for c in _UPDATABLE)},
+       t.title, t.priority, t.category, t.tags, tm.slug, a.email, t.status
+FROM (SELECT r.*, {_TICKET_OF} AS ticket_id FROM import_rows r WHERE {_IN_BATCH}) AS r
+JOIN tickets t ON t.id = r.ticket_id LEFT JOIN teams tm ON tm.id = t.team_id LEFT JOIN agents a ON a.id = t.assignee_id
+ORDER BY r.line
+"""
+
+
+@dataclass(frozen=True)
+class _Update:
+    line: int
+    ticket_id: int
+    wanted: dict[str, object]  # what differs: field -> the row's value
+
+    def apply(self, session: Session, now: datetime, actor: str, tags: list[str]) -> None:
+        """In the order of a bulk change (docs/bulk.md): fields, then the assignee, then the status."""
+        w = self.wanted
+        fields = {k: w[k] for k in ("title", "priority") if k in w}
+        if "category" in w:
+            fields["category"] = w["category"] or ""  # empty clears it
+        if "tags" in w:
+            new = list(w["tags"])
+            fields["add_tags"] = [t for t in new if t not in tags]
+            fields["remove_tags"] = [t for t in tags if t not in new]
+        if "team" in w:
+            fields["team" if w["team"] else "no_team"] = w["team"] or True
+        try:
+            if fields:
+                changes.update(session, now, actor, self.ticket_id, **fields)
+            if "assignee_email" in w:
+                if w["assignee_email"]:
+                    manual.assign_to(session, now, actor, self.ticket_id, w["assignee_email"])
+                else:
+                    manual.unassign(session, now, actor, self.ticket_id)
+            if "status" in w:
+                changes.update(session, now, actor, self.ticket_id, status=w["status"])
+        except (Refused, NotFound) as exc:
+            raise type(exc)(f"line {self.line}: ticket {self.ticket_id}: {exc.message}", hint=exc.hint) from exc
+
+
+def _updates(session: Session, first: int, last: int) -> tuple[list[_Update], dict[int, list[str]]]:
+    """The rows of the batch whose ticket is there and that change it: a field the row gives
+    (an NDJSON key, a CSV cell that is not blank) with a value the ticket does not have."""
+    found, tags_of = [], {}
+    for line, ticket_id, given, *values in session.execute(text(_THERE), {"first": first, "last": last}):
+        row, current = values[:len(_UPDATABLE)], values[len(_UPDATABLE):]
+        wanted = {}
+        for column, value, now_value in zip(_UPDATABLE, row, current):
+            if given is not None and column not in given or given is None and value is None:
+                continue
+            if column == "tags":
+                value = value.split(";") if value else []
+                now_value = list(now_value)
+            if column == "category":
+                value = value or None
+            if value != now_value:
+                wanted[column] = value
+        if wanted:
+            found.append(_Update(line, ticket_id, wanted))
+            tags_of[ticket_id] = list(current[_UPDATABLE.index("tags")])
+    return found, tags_of
+
+
+def _batches(session: Session, size: int | None, rows: int) -> list[tuple[int, int, int]]:
+    """(first line, last line, rows) of each batch of `size` rows; one for all without a size."""
+    if not size:
+        return [(0, 2**31 - 1, rows)]
+    return [tuple(b) for b in session.execute(text(
+        "SELECT min(line), max(line), count(*) FROM (SELECT line, (row_number() OVER (ORDER BY line) - 1) / :size "
+        "AS b FROM import_rows) AS s GROUP BY b ORDER BY b"), {"size": size})]
+
+
+def import_file(
+    session: Session, now: datetime, actor: str, stream: BinaryIO, *, fmt: str = "csv", name: str = "the file",
+    dry_run: bool = False, update_existing: bool = False, batch_size: int | None = None,
+    mapping: Mapping = Mapping(), commit: Callable[[], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Outcome:
-    """Check every row of the CSV in stream, then write them all in the caller's transaction
-    (or, with dry_run, only count what would be written). Raises BadRows, writing nothing."""
+    """Check every row of the file in stream, then write them in the caller's transaction, or
+    with batch_size each batch in its own (`commit` ends one and begins the next). With
+    dry_run only count what would be written. Raises BadRows, writing nothing."""
+    if fmt not in FORMATS:
+        raise InvalidInput(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
+    if batch_size is not None and batch_size < 1:
+        raise InvalidInput("--batch-size must be 1 or more")
+    batched = bool(batch_size) and not dry_run and commit is not None
     outcome = Outcome()
+    stage = reading.stage_for(session, fmt, kept=batched)
     previous_limit = csv.field_size_limit(MAX_FIELD)
     try:
-        emails = _read(session, stream, name, now, outcome)
+        if fmt == "csv":
+            emails = reading.read_csv(stage, stream, name, now, outcome, mapping)
+        else:
+            emails = reading.read_ndjson(stage, stream, now, outcome, mapping)
     finally:
         csv.field_size_limit(previous_limit)
-    _check_addresses(session, emails)
-    _check(session, outcome)
+    _check_addresses(session, emails, batched)
+    missing = _check(session, outcome)
     if outcome.problems:
         outcome.problems.sort(key=lambda p: p[:2])  # stable: a column's problems keep their order
-        raise BadRows([message for *_, message in outcome.problems], outcome.rows)
-    session.execute(text(_NORMALISE), {"now": now})
-    good = outcome.rows
+        raise BadRows([message for *_, message in outcome.problems], outcome.rows,
+                      missing=fmt == "ndjson" and missing == len(outcome.problems))
+    session.execute(text(_NORMALISE))
+    outbox.mute(session)  # a migration mails nobody, updates included
+    try:
+        _write(session, now, actor, outcome, dry_run=dry_run, update_existing=update_existing,
+               batches=_batches(session, batch_size if batched else None, outcome.rows), commit=commit if batched else None,
+               progress=progress)
+    finally:
+        if batched:
+            session.rollback()  # what a failed batch left
+            session.execute(text("DROP TABLE IF EXISTS pg_temp.import_rows, pg_temp.import_addresses"))
+    return outcome
+
+
+def _write(session: Session, now: datetime, actor: str, outcome: Outcome, *, dry_run: bool, update_existing: bool,
+           batches: list[tuple[int, int, int]], commit: Callable[[], None] | None,
+           progress: Callable[[int, int], None] | None) -> None:
     if dry_run:
         outcome.imported, outcome.new_customers = session.execute(text(_COUNT)).one()
-    else:
-        _write(session, now, actor, outcome)
-    outcome.skipped = good - outcome.imported
-    return outcome
+    if commit is not None:
+        commit()  # the checked rows stay staged; nothing is written yet
+    done = 0
+    for first, last, rows in batches:
+        if not dry_run:
+            imported, customers = _insert(session, now, actor, first, last)
+            outcome.imported += imported
+            outcome.new_customers += customers
+        if update_existing:
+            found, tags_of = _updates(session, first, last)
+            outcome.updated += len(found)
+            for update in found if not dry_run else ():
+                update.apply(session, now, actor, tags_of[update.ticket_id])
+        if commit is not None:
+            commit()
+        if progress is not None:
+            done += rows
+            progress(done, outcome.rows)
+    outcome.skipped = outcome.rows - outcome.imported - outcome.updated
