@@ -26,6 +26,7 @@ from supportctl.cli import (
     demo,
     escalation,
     explain,
+    output,
     notify,
     policies,
     privacy,
@@ -46,6 +47,33 @@ EXIT_CODES_HELP = (
 )
 
 
+# The root options, and whether each takes a value: accepted after the command too.
+GLOBAL_OPTIONS = {"--database-url": True, "--actor": True, "--now": True, "--debug": False, "--absolute": False}
+
+
+def globals_first(args: list[str]) -> list[str]:
+    """args with the root options given after the command moved before it, so
+    `supportctl ticket list --now T` means `supportctl --now T ticket list` (`--` ends the search)."""
+    front, rest, i = [], [], 0
+    seen_command = False
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        name = arg.split("=", 1)[0]
+        if seen_command and name in GLOBAL_OPTIONS:
+            takes = GLOBAL_OPTIONS[name] and "=" not in arg
+            front += args[i:i + 1 + takes]
+            i += 1 + takes
+            continue
+        if not arg.startswith("-"):
+            seen_command = True
+        rest.append(arg)
+        i += 1
+    return front + rest
+
+
 class SupportctlGroup(TyperGroup):
     """Runs every command through one error handler (exit codes: docs/output.md)."""
 
@@ -54,6 +82,7 @@ class SupportctlGroup(TyperGroup):
     def main(self, args: Any = None, prog_name: Any = None, standalone_mode: bool = True, **extra: Any):
         SupportctlGroup.current = None
         try:
+            args = globals_first(list(sys.argv[1:] if args is None else args))
             result = super().main(args, prog_name, standalone_mode=False, **extra)
             code = result if isinstance(result, int) else 0
         except NoArgsIsHelpError as exc:  # bare `supportctl` or `supportctl ticket`: the help, asked for
@@ -95,6 +124,10 @@ class SupportctlGroup(TyperGroup):
         redact = settings.redact if settings else (lambda text: text)
         if exc is not None and settings is not None and settings.debug:
             sys.stderr.write(redact("".join(traceback.format_exception(exc))))
+        try:
+            sys.stdout.flush()  # what was printed before the error comes before it in a log
+        except (OSError, ValueError):  # a reader gone, a stdout closed: the error still goes out
+            pass
         sys.stderr.write(f"supportctl: error: {redact(message)}\n")
         return exit_code
 
@@ -273,6 +306,8 @@ def root(
         ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+    absolute: Annotated[bool, typer.Option(
+        "--absolute", help="Tables show times as ISO 8601, not `3h ago` / `in 45m`.")] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version and exit."),
@@ -286,6 +321,7 @@ def root(
     SupportctlGroup.current = AppContext(early)
     settings = resolve(database_url=database_url, from_env=from_env, actor=actor, now=now, debug=debug)
     ctx.obj = SupportctlGroup.current = AppContext(settings)
+    output.DISPLAY = output.Display(now=settings.fixed_now, absolute=absolute)
 
 
 def main() -> None:

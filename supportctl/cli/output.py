@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
@@ -144,19 +145,92 @@ def _json(row: Mapping[str, Any], columns: Sequence[str]) -> str:
     return json.dumps(jsonable({c: row.get(c) for c in columns}), ensure_ascii=False, separators=(",", ":"))
 
 
+# Columns of free text: cut with … to fit a terminal. Everything else (an email, a time,
+# a status, a number) is shown whole or not at all.
+FREE_TEXT = frozenset({"title", "name", "description", "reason", "away_reason", "body", "change", "changes",
+                       "last_error", "comment", "lead_name"})
+_GAP = 2  # between two columns of a table
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
+
+
+@dataclass
+class Display:
+    """How tables on a terminal show times: relative to `now` (the command's --now, else the
+    clock), or as ISO 8601 with --absolute."""
+
+    now: datetime | None = None
+    absolute: bool = False
+
+
+DISPLAY = Display()
+
+
+def relative(text: str, now: datetime | None = None) -> str:
+    """`3h ago`, `in 45m`, `now` for an ISO 8601 time within 30 days of now; the date beyond."""
+    from supportctl.domain.durations import format_brief
+
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    now = now or DISPLAY.now or datetime.now(moment.tzinfo)
+    delta = now - moment
+    if abs(delta.total_seconds()) < 60:
+        return "now"
+    if abs(delta.days) >= 30:
+        return moment.date().isoformat()
+    return f"{format_brief(delta)} ago" if delta.total_seconds() > 0 else f"in {format_brief(-delta)}"
+
+
+def _shown_cell(value: Any, terminal: bool) -> str:
+    text = visible(cell(value))
+    if terminal and not DISPLAY.absolute and isinstance(value, str) and _ISO.match(value):
+        return relative(value)
+    return text
+
+
+def fit(columns: Sequence[str], rows: Sequence[Sequence[str]], width: int) -> tuple[list[str], dict[str, int]]:
+    """The columns a table of this width shows, and each one's width: the others whole, free
+    text cut to what is left (at least 8 cells). Columns that cannot fit, the rightmost first,
+    are left out."""
+    from rich.cells import cell_len
+
+    natural = {c: max([cell_len(c), *(cell_len(r[i]) for r in rows)]) for i, c in enumerate(columns)}
+    least = {c: min(natural[c], 8) if c in FREE_TEXT else natural[c] for c in columns}
+    shown = list(columns)
+
+    def needs(names: list[str]) -> int:
+        return sum(least[c] for c in names) + _GAP * (len(names) - 1)
+
+    while len(shown) > 1 and needs(shown) > width:
+        whole = [i for i, c in enumerate(shown) if i > 0 and c not in FREE_TEXT]
+        shown.pop(whole[-1] if whole else len(shown) - 1)
+    widths = {c: natural[c] for c in shown}
+    free = [c for c in shown if c in FREE_TEXT]
+    spare = width - sum(natural[c] for c in shown if c not in FREE_TEXT) - _GAP * (len(shown) - 1)
+    for n, c in enumerate(sorted(free, key=lambda c: natural[c])):  # the short ones first
+        widths[c] = max(least[c], min(natural[c], spare // (len(free) - n)))
+        spare -= widths[c]
+    return shown, widths
+
+
 def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], out: TextIO) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*(Text(visible(cell(row.get(c)))) for c in columns))
+    terminal = out.isatty()
+    texts = [[_shown_cell(row.get(c), terminal) for c in columns] for row in rows]
     # A table asked for on a pipe is never cut to 80 columns.
-    console = Console(file=out, width=None if out.isatty() else 100_000, soft_wrap=False)
+    console = Console(file=out, width=None if terminal else 100_000, soft_wrap=False,
+                      no_color="NO_COLOR" in os.environ)
+    shown, widths = fit(columns, texts, console.width) if terminal else (list(columns), {})
+    table = Table(box=None, header_style="" if console.no_color else "bold", pad_edge=False)
+    for column in shown:
+        table.add_column(column, no_wrap=True, overflow="ellipsis", width=widths.get(column))
+    at = [list(columns).index(c) for c in shown]
+    for row in texts:
+        table.add_row(*(Text(row[i]) for i in at))
     console.print(table)
+    if len(shown) < len(columns):
+        note(f"hidden to fit: {', '.join(c for c in columns if c not in shown)} (--columns, or a wider terminal)")
 
 
 def write_record(record: Mapping[str, Any], fmt: str, *, raw: bool = False) -> None:
@@ -194,7 +268,9 @@ def confirmed(question: str, refusal: str, *, needed: bool, yes: bool, dry_run: 
 
 
 def note(message: str) -> None:
-    """A message for the person at the terminal: stderr, never mixed with data."""
+    """A message for the person at the terminal: stderr, never mixed with data. What stdout
+    holds goes first, so a log of `cmd > log 2>&1` reads in the order things happened."""
+    sys.stdout.flush()
     typer.echo(message, err=True)
 
 

@@ -50,10 +50,12 @@ def read_text(value: str | None, path: str | None, what: str) -> str | None:
 
 
 def pick_columns(requested: str | None, fmt: str) -> list[str]:
-    """--columns, else every field in json, the table's columns in a table, the default ones in csv/tsv."""
+    """--columns, else every field in json, the table's columns in a table and in tsv (what a
+    pipe gets), the default ones in csv."""
     from supportctl.services.tickets import columns
 
-    default = {"json": columns.LIST_COLUMNS, "ndjson": columns.LIST_COLUMNS, "table": columns.TABLE_COLUMNS}
+    default = {"json": columns.LIST_COLUMNS, "ndjson": columns.LIST_COLUMNS, "table": columns.TABLE_COLUMNS,
+               "tsv": columns.TABLE_COLUMNS}
     return columns.pick(requested, columns.LIST_COLUMNS, default.get(fmt, columns.DEFAULT_COLUMNS))
 
 

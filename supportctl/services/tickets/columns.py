@@ -18,14 +18,15 @@ EXPORT_COLUMNS = (
 )
 # `ticket list` and `show` add the SLA state of both metrics.
 LIST_COLUMNS = (*EXPORT_COLUMNS, "sla")
-# csv/tsv without --columns, for list and export alike.
+# csv without --columns, for list and export alike.
 DEFAULT_COLUMNS = (
     "id", "title", "status", "priority", "category", "tags", "customer_email", "assignee_email",
     "escalated", "escalation_level", "created_at", "updated_at", "first_response_at", "resolved_at",
     "response_due_at", "resolution_due_at",
 )
-# A table for a person at a terminal.
-TABLE_COLUMNS = ("id", "status", "priority", "title", "customer_email", "assignee_email", "created_at", "sla")
+# A table for a person at a terminal, and `ticket list` piped (tsv): the same columns, the
+# title second (`cut -f2`); at 80 columns a terminal drops them from the right.
+TABLE_COLUMNS = ("id", "title", "status", "priority", "sla", "assignee_email", "created_at", "customer_email")
 
 
 def pick(requested: str | None, valid: tuple[str, ...], default: tuple[str, ...]) -> list[str]:

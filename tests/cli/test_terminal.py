@@ -1,0 +1,113 @@
+"""Working the queue by hand: tables that fit an 80-column terminal, honest pipes, logs in
+order, root options after the command. The terminal is a real pseudo-terminal of 80
+columns around a real supportctl process."""
+
+import fcntl
+import os
+import pty
+import re
+import struct
+import subprocess
+import sys
+import termios
+from datetime import timedelta
+
+from tests.factories import insert_tickets
+from tests.helpers import NOW, create, run
+
+SUPPORTCTL = [sys.executable, "-m", "supportctl"]
+_ESCAPES = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def on_terminal(args: list[str], columns: int = 80) -> tuple[int, list[str]]:
+    """supportctl ARGS on a pseudo-terminal of `columns`: (exit code, the lines it showed)."""
+    main, side = pty.openpty()
+    fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    env = {**os.environ, "PAGER": "cat", "NO_COLOR": "1"}
+    process = subprocess.Popen([*SUPPORTCTL, "--now", NOW.isoformat(), *args], stdin=side, stdout=side,
+                               stderr=side, env=env, close_fds=True)
+    os.close(side)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(main, 1 << 16)
+        except OSError:  # the process has gone: the terminal is closed
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(main)
+    return process.wait(timeout=60), _ESCAPES.sub("", shown.decode()).replace("\r", "").splitlines()
+
+
+def a_queue(cli):
+    """Agents with long emails, a team, and breached tickets with long titles."""
+    for email in ("lena.lindqvist@support.example", "samuel.okafor@support.example"):
+        run(cli, ["agent", "add", email, "--name", email.split(".")[0].title(), "--capacity", "12"])
+    run(cli, "team add billing-and-invoices --name Billing --lead lena.lindqvist@support.example")
+    for n in range(6):
+        ticket = create(cli, title=f"Invoice {n} shows the wrong VAT rate for every customer in Austria",
+                        customer=f"accounts.payable.{n}@very-long-company-name.example", priority="high",
+                        now=NOW - timedelta(hours=30 + n))  # past the 24h resolution target of high
+        run(cli, f"ticket assign {ticket} --to samuel.okafor@support.example", now=NOW - timedelta(hours=29))
+
+
+def test_tables_fit_80_columns_one_line_a_row_with_no_email_broken(cli):
+    a_queue(cli)
+    for args, rows in ((["sla", "breaches"], 6), (["ticket", "list"], 6), (["agent", "list"], 2),
+                       (["team", "list"], 1)):
+        code, lines = on_terminal(args)
+        assert code == 0, lines
+        table = [line for line in lines if line and not line.startswith(("hidden to fit", "showing", "6 breaches"))]
+        assert len(table) == 1 + rows, (args, lines)  # the header and one line a row
+        assert all(len(line) <= 80 for line in table), (args, lines)
+        for line in table[1:]:
+            for word in re.findall(r"\S*@\S*", line):  # every email there is whole
+                assert re.fullmatch(r"[a-z.0-9]+@[a-z.-]+\.example", word), (args, line)
+    _, lines = on_terminal(["ticket", "list"], columns=120)
+    assert lines[1].startswith("1   Invoice 0 shows") and "…" in lines[1]  # titles are cut, not wrapped
+    assert "1d6h ago" in lines[1]  # times are relative on a terminal
+    _, lines = on_terminal(["--absolute", "ticket", "list"], columns=200)
+    assert "2026-11-22T04:00:00Z" in lines[1]
+
+
+def test_a_pipe_gets_the_table_columns_as_real_tsv(cli):
+    titles = ['Button says "Save" twice', "tab\there", "two\nlines", "back\\slash"]
+    for title in titles:
+        create(cli, title=title)
+    piped = run(cli, "ticket list").stdout.splitlines()
+    assert piped[0].split("\t")[:4] == ["id", "title", "status", "priority"]
+    # `cut -f2`: exactly the titles, one a line, tab, newline and backslash escaped, nothing quoted.
+    assert [line.split("\t")[1] for line in piped[1:]] == ["back\\\\slash", "two\\nlines", "tab\\there",
+                                                          'Button says "Save" twice']
+
+
+def test_a_broken_pipe_is_exit_0_and_a_log_reads_in_order(cli, engine, database_url):
+    insert_tickets(engine, 5000, NOW - timedelta(hours=1))
+    env = {**os.environ, "SUPPORTCTL_DATABASE_URL": database_url}
+    head = subprocess.run(["bash", "-c", " ".join(SUPPORTCTL) + " ticket list --limit 0 | head -1; "
+                           "echo ${PIPESTATUS[0]}"], env=env, capture_output=True, text=True, timeout=60)
+    assert head.stdout.splitlines() == ["id\ttitle\tstatus\tpriority\tsla\tassignee_email\tcreated_at\tcustomer_email",
+                                        "0"]
+    assert head.stderr == ""
+
+
+def test_the_demo_log_has_each_narration_next_to_its_table(new_database, tmp_path):
+    env = {**os.environ, "SUPPORTCTL_DATABASE_URL": new_database(), "SUPPORTCTL_NOW": NOW.isoformat()}
+    log = tmp_path / "log"
+    with log.open("w") as out:
+        subprocess.run([*SUPPORTCTL, "demo"], stdout=out, stderr=subprocess.STDOUT, env=env, check=True, timeout=120)
+    lines = log.read_text().splitlines()
+    assign, escalate, breaches = (lines.index(f"$ supportctl {c}") for c in
+                                  ("queue assign", "queue escalate --reassign", "sla breaches --at-risk 2h"))
+    assert assign < escalate < breaches
+    assert lines[assign + 1].startswith("id\t")  # queue assign's rows follow its narration
+    assert lines[escalate + 1].startswith("id\t") and lines[breaches + 1].startswith("id\t")
+
+
+def test_root_options_work_after_the_command(cli):
+    create(cli)
+    later = run(cli, ["ticket", "list", "--now", "2026-11-25T10:00:00Z", "--format", "json", "--columns", "sla"],
+                now=None).stdout
+    assert '"remaining_seconds":-86400' in later.replace(" ", "")  # a day past the 24h response target
+    assert run(cli, ["ticket", "show", "1", "--actor", "someone", "--debug"], now=None).exit_code == 0
