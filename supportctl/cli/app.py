@@ -138,7 +138,7 @@ app = typer.Typer(
     help="Ticket operations for support teams: tickets, SLAs, assignment and escalation over PostgreSQL.",
     epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,  # locals in tracebacks leak passwords
@@ -195,6 +195,9 @@ ticket.command("create")(tickets.create)
 ticket.command("list")(tickets.list_)
 ticket.command("show")(tickets.show)
 ticket.command("update")(tickets.update)
+ticket.command("resolve")(tickets.resolve)
+ticket.command("close")(tickets.close)
+ticket.command("reopen")(tickets.reopen)
 ticket.command("comment")(tickets.comment)
 ticket.command("assign")(assign.assign)
 ticket.command("unassign")(assign.unassign)
@@ -325,4 +328,4 @@ def root(
 
 
 def main() -> None:
-    app()
+    app(prog_name="supportctl")  # also under `python -m supportctl`: the name completion scripts bind

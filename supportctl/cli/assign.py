@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from supportctl.cli import completion
 from supportctl.cli.context import app_context
 from supportctl.cli.options import (
     MAX_COUNT,
@@ -38,7 +39,8 @@ def _report(done, notes: list[str], fmt: str | None) -> None:
 def assign(
     ctx: typer.Context,
     ticket_id: IdArgument,
-    to: Annotated[str | None, typer.Option("--to", metavar="EMAIL", help="Give it to this active agent.")] = None,
+    to: Annotated[str | None, typer.Option("--to", metavar="EMAIL", help="Give it to this active agent.",
+                                           autocompletion=completion.agent_emails)] = None,
     auto: Annotated[bool, typer.Option("--auto", help="Give it to whoever's turn it is (see --strategy).")] = False,
     strategy: StrategyOption = None,
     fmt: FormatOption = None,

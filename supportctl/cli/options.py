@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from supportctl.cli import completion
 from supportctl.domain.enums import (
     Channel,
     CycleState,
@@ -115,7 +116,8 @@ ChannelOption = Annotated[
     Channel | None, typer.Option("--via", help="Which to use when both are configured.", show_default=False)
 ]
 
-TeamFilterOption = Annotated[str | None, typer.Option("--team", metavar="SLUG", help="Only this team's tickets.")]
+TeamFilterOption = Annotated[str | None, typer.Option("--team", metavar="SLUG", help="Only this team's tickets.",
+                                                     autocompletion=completion.team_slugs)]
 NoTeamFilterOption = Annotated[bool, typer.Option("--no-team", help="Only tickets of no team.")]
 
 # The ticket filters: name -> (annotation, default). `with_ticket_filters` adds them to a
@@ -123,7 +125,8 @@ NoTeamFilterOption = Annotated[bool, typer.Option("--no-team", help="Only ticket
 _FILTERS: dict[str, tuple[Any, Any]] = {
     "status": (Annotated[list[Status] | None, typer.Option("--status", help="Repeatable.", show_default=False)], None),
     "priority": (PrioritiesOption, None),
-    "assignee": (Annotated[str | None, typer.Option("--assignee", metavar="EMAIL", help="Assigned to this agent.")],
+    "assignee": (Annotated[str | None, typer.Option("--assignee", metavar="EMAIL", help="Assigned to this agent.",
+                                                    autocompletion=completion.agent_emails)],
                  None),
     "unassigned": (Annotated[bool, typer.Option("--unassigned", help="Only tickets nobody has.")], False),
     "customer": (Annotated[str | None, typer.Option("--customer", metavar="EMAIL", help="For this customer.")], None),

@@ -199,9 +199,13 @@ def fit(columns: Sequence[str], rows: Sequence[Sequence[str]], width: int) -> tu
     def needs(names: list[str]) -> int:
         return sum(least[c] for c in names) + _GAP * (len(names) - 1)
 
+    empty = {c for i, c in enumerate(columns) if not any(r[i] for r in rows)}
     while len(shown) > 1 and needs(shown) > width:
-        whole = [i for i, c in enumerate(shown) if i > 0 and c not in FREE_TEXT]
-        shown.pop(whole[-1] if whole else len(shown) - 1)
+        # an empty column goes first, then the rightmost that cannot be cut
+        for kind in ([c for c in shown[1:] if c in empty], [c for c in shown[1:] if c not in FREE_TEXT], shown[1:]):
+            if kind:
+                shown.remove(kind[-1])
+                break
     widths = {c: natural[c] for c in shown}
     free = [c for c in shown if c in FREE_TEXT]
     spare = width - sum(natural[c] for c in shown if c not in FREE_TEXT) - _GAP * (len(shown) - 1)

@@ -281,3 +281,45 @@ def comment(
         comment_id = changes.comment(session, app_ctx.now, app_ctx.actor, ticket_id, body=text, author=author,
                                      internal=internal)
     typer.echo(comment_id)
+
+
+def _status_verb(target: str, summary: str, example: str):
+    """`ticket resolve | close | reopen ID [--comment TEXT]`: the status moves of §2 by name."""
+
+    def command(
+        ctx: typer.Context,
+        ticket_id: IdArgument,
+        comment_text: Annotated[str | None, typer.Option(
+            "--comment", metavar="TEXT", help="Write this public comment first, as the actor (an agent's email).")] = None,
+        fmt: FormatOption = None,
+    ) -> None:
+        from supportctl.services.tickets import changes
+
+        app_ctx = app_context(ctx)
+        row = None
+        with app_ctx.transaction() as session:
+            if comment_text is not None:
+                changes.comment(session, app_ctx.now, app_ctx.actor, ticket_id, body=comment_text)
+            notes = changes.update(session, app_ctx.now, app_ctx.actor, ticket_id, status=target)
+            if fmt is not None:
+                row = _written(session, ticket_id, app_ctx.now, choose_format(fmt))
+        for message in notes:
+            note(message)
+        if row is not None:
+            _print_written(row, choose_format(fmt))
+
+    command.__doc__ = f"""{summary}
+
+    The same move as `ticket update ID --status {target}`, with its rules and history; with
+    --comment the comment is written first, in the same transaction.
+
+    Example: {example}
+    """
+    return command
+
+
+resolve = _status_verb("resolved", "Resolve a ticket (the customer is told, as with any resolution).",
+                       'supportctl --actor bo@example.com ticket resolve 42 --comment "Fixed in 2.4.1."')
+close = _status_verb("closed", "Close a ticket: final, it changes no more.", "supportctl ticket close 42")
+reopen = _status_verb("open", "Reopen a resolved ticket: a new resolution cycle starts.",
+                      "supportctl ticket reopen 42")

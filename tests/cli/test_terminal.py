@@ -111,3 +111,47 @@ def test_root_options_work_after_the_command(cli):
                 now=None).stdout
     assert '"remaining_seconds":-86400' in later.replace(" ", "")  # a day past the 24h response target
     assert run(cli, ["ticket", "show", "1", "--actor", "someone", "--debug"], now=None).exit_code == 0
+
+
+def test_completion_script_and_agent_emails_from_the_database(cli, database_url):
+    run(cli, "agent add sam@support.example --name Sam")
+    run(cli, "agent add sue@support.example --name Sue")
+    run(cli, "agent add old@support.example --name Old")
+    run(cli, "agent update old@support.example --inactive")
+    script = subprocess.run([*SUPPORTCTL, "--show-completion", "bash"], capture_output=True, text=True, timeout=60)
+    assert script.returncode == 0 and "_SUPPORTCTL_COMPLETE=complete_bash" in script.stdout
+
+    def complete(words: str) -> list[str]:
+        env = {**os.environ, "SUPPORTCTL_DATABASE_URL": database_url, "_SUPPORTCTL_COMPLETE": "complete_bash",
+               "COMP_WORDS": words, "COMP_CWORD": str(len(words.split(" ")) - 1)}
+        return subprocess.run(SUPPORTCTL, env=env, capture_output=True, text=True, timeout=60).stdout.split()
+
+    assert complete("supportctl ticket assign 1 --to ") == ["sam@support.example", "sue@support.example"]
+    assert complete("supportctl ticket assign 1 --to su") == ["sue@support.example"]
+    assert complete("supportctl ticket list --status ") == ["open", "in_progress", "pending", "resolved", "closed"]
+
+
+def test_team_show_in_csv_is_the_team_row_alone(cli):
+    run(cli, "agent add sam@support.example --name Sam")
+    run(cli, "team add billing --name Billing")
+    run(cli, "team member add billing sam@support.example")
+    rows = run(cli, "team show billing --format csv").stdout.splitlines()
+    assert len(rows) == 2 and rows[0].startswith("slug,name,") and rows[1].startswith("billing,Billing,")
+
+
+def test_resolve_close_and_reopen_by_name(cli, engine):
+    from sqlalchemy import text
+
+    run(cli, "agent add bo@example.com --name Bo")
+    ticket = create(cli)
+    run(cli, ["--actor", "bo@example.com", "ticket", "resolve", str(ticket), "--comment", "Fixed in 2.4.1."])
+    shown = run(cli, f"ticket show {ticket} --format json").stdout
+    assert '"status":"resolved"' in shown.replace(" ", "") and "Fixed in 2.4.1." in shown
+    run(cli, f"ticket reopen {ticket}")
+    run(cli, f"ticket close {ticket}")
+    refused = run(cli, f"ticket reopen {ticket}", code=4)
+    assert "closed" in refused.stderr
+    with engine.connect() as conn:
+        moves = conn.execute(text("SELECT from_value #>> '{}', to_value #>> '{}' FROM ticket_events "
+                                  "WHERE kind = 'status_changed' ORDER BY id")).all()
+    assert moves == [("open", "resolved"), ("resolved", "open"), ("open", "closed")]

@@ -129,7 +129,9 @@ def test_a_server_stopped_during_an_export_to_a_file_or_an_import_s_staging_exit
     cluster.process.wait(30)
     with contextlib.suppress(BrokenPipeError):  # it may have found the server gone already
         importer.stdin.write(rows)
+    with contextlib.suppress(BrokenPipeError):
         importer.stdin.close()
+    importer.stdin = None  # written and closed: communicate() has nothing more to send
     for process in (export, importer):
         _, stderr = process.communicate(timeout=30)
         assert process.returncode == 5, stderr

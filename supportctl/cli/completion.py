@@ -1,0 +1,39 @@
+"""Shell completion of values that live in the database: agent emails, team slugs.
+
+Called by the shell (`supportctl --install-completion`) while a word is being typed, so
+it must be quick and quiet: one indexed query over psycopg2, and on any failure (no
+database, a wrong password) no suggestions rather than an error in the middle of a line.
+"""
+
+from __future__ import annotations
+
+import os
+
+_QUERIES = {
+    "agents": "SELECT email FROM agents WHERE active AND email LIKE %s ORDER BY email LIMIT 50",
+    "teams": "SELECT slug FROM teams WHERE active AND slug LIKE %s ORDER BY slug LIMIT 50",
+}
+
+
+def _values(kind: str, incomplete: str) -> list[str]:
+    from supportctl.config import resolve
+    from supportctl.constants import EnvVars
+    from supportctl.db.direct import Snapshot
+
+    try:
+        settings = resolve(database_url=os.environ.get(EnvVars.DATABASE_URL), from_env=True, actor=None,
+                           now=None, debug=False)
+        with Snapshot(settings) as cursor:
+            cursor.execute(_QUERIES[kind], (incomplete.replace("\\", "\\\\").replace("%", r"\%")
+                                            .replace("_", r"\_") + "%",))
+            return [value for (value,) in cursor.fetchall()]
+    except Exception:  # completing must never fail loudly
+        return []
+
+
+def agent_emails(incomplete: str) -> list[str]:
+    return _values("agents", incomplete)
+
+
+def team_slugs(incomplete: str) -> list[str]:
+    return _values("teams", incomplete)
