@@ -48,7 +48,8 @@ EXIT_CODES_HELP = (
 
 
 # The root options, and whether each takes a value: accepted after the command too.
-GLOBAL_OPTIONS = {"--database-url": True, "--actor": True, "--now": True, "--debug": False, "--absolute": False}
+GLOBAL_OPTIONS = {"--database-url": True, "--actor": True, "--now": True, "--debug": False, "--absolute": False,
+                  "--no-pager": False}
 
 
 def globals_first(args: list[str]) -> list[str]:
@@ -311,6 +312,8 @@ def root(
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
     absolute: Annotated[bool, typer.Option(
         "--absolute", help="Tables show times as ISO 8601, not `3h ago` / `in 45m`.")] = False,
+    no_pager: Annotated[bool, typer.Option(
+        "--no-pager", help="Never send a long table through $PAGER (default: less -FRX).")] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version and exit."),
@@ -324,7 +327,7 @@ def root(
     SupportctlGroup.current = AppContext(early)
     settings = resolve(database_url=database_url, from_env=from_env, actor=actor, now=now, debug=debug)
     ctx.obj = SupportctlGroup.current = AppContext(settings)
-    output.DISPLAY = output.Display(now=settings.fixed_now, absolute=absolute)
+    output.DISPLAY = output.Display(now=settings.fixed_now, absolute=absolute, pager=not no_pager)
 
 
 def main() -> None:

@@ -116,6 +116,22 @@ ChannelOption = Annotated[
     Channel | None, typer.Option("--via", help="Which to use when both are configured.", show_default=False)
 ]
 
+PAGE = 50  # rows a list shows a person at a terminal unless --limit says otherwise
+PageLimitOption = Annotated[int | None, typer.Option(
+    "--limit", min=0, max=MAX_COUNT, metavar="N", show_default=False,
+    help=f"At most N rows; 0 for all. Default: {PAGE} in a table on a terminal, else all.")]
+
+
+def page_limit(limit: int | None, fmt: str) -> int:
+    """The rows to show (0: all): --limit, else a page for a person at a terminal; a pipe and
+    a data format get everything."""
+    import sys
+
+    if limit is not None:
+        return limit
+    return PAGE if fmt == "table" and sys.stdout.isatty() else 0
+
+
 TeamFilterOption = Annotated[str | None, typer.Option("--team", metavar="SLUG", help="Only this team's tickets.",
                                                      autocompletion=completion.team_slugs)]
 NoTeamFilterOption = Annotated[bool, typer.Option("--no-team", help="Only tickets of no team.")]
@@ -125,13 +141,16 @@ NoTeamFilterOption = Annotated[bool, typer.Option("--no-team", help="Only ticket
 _FILTERS: dict[str, tuple[Any, Any]] = {
     "status": (Annotated[list[Status] | None, typer.Option("--status", help="Repeatable.", show_default=False)], None),
     "priority": (PrioritiesOption, None),
-    "assignee": (Annotated[str | None, typer.Option("--assignee", metavar="EMAIL", help="Assigned to this agent.",
-                                                    autocompletion=completion.agent_emails)],
-                 None),
+    "assignee": (Annotated[list[str] | None, typer.Option(
+        "--assignee", metavar="EMAIL", help="Assigned to this agent; repeat for any of several.",
+        autocompletion=completion.agent_emails)], None),
     "unassigned": (Annotated[bool, typer.Option("--unassigned", help="Only tickets nobody has.")], False),
-    "customer": (Annotated[str | None, typer.Option("--customer", metavar="EMAIL", help="For this customer.")], None),
-    "category": (Annotated[str | None, typer.Option("--category", help="In this category.")], None),
-    "tag": (Annotated[str | None, typer.Option("--tag", help="Carrying this tag.")], None),
+    "customer": (Annotated[list[str] | None, typer.Option(
+        "--customer", metavar="EMAIL", help="For this customer; repeat for any of several.")], None),
+    "category": (Annotated[list[str] | None, typer.Option(
+        "--category", metavar="CATEGORY", help="In this category; repeat for any of several.")], None),
+    "tag": (Annotated[list[str] | None, typer.Option(
+        "--tag", metavar="TAG", help="Carrying this tag; repeat for any of several.")], None),
     "team": (TeamFilterOption, None),
     "no_team": (NoTeamFilterOption, False),
     "escalated": (Annotated[bool, typer.Option("--escalated", help="Only escalated tickets.")], False),
@@ -157,8 +176,9 @@ def _ticket_filter(values: dict[str, Any]) -> TicketFilter:
 
     return TicketFilter(
         statuses=tuple(values["status"] or ()), priorities=tuple(values["priority"] or ()),
-        assignee=values["assignee"], unassigned=values["unassigned"], customer=values["customer"],
-        category=values["category"], tag=values["tag"], escalated=True if values["escalated"] else None,
+        assignees=tuple(values["assignee"] or ()), unassigned=values["unassigned"],
+        customers=tuple(values["customer"] or ()), categories=tuple(values["category"] or ()),
+        tags=tuple(values["tag"] or ()), escalated=True if values["escalated"] else None,
         breached=values["breached"], search=values["search"], team=values["team"], no_team=values["no_team"],
         created_since=since("created_since"), updated_since=since("updated_since"),
     )

@@ -160,6 +160,7 @@ class Display:
 
     now: datetime | None = None
     absolute: bool = False
+    pager: bool = True  # a table longer than the terminal goes through $PAGER (--no-pager: never)
 
 
 DISPLAY = Display()
@@ -232,9 +233,26 @@ def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], out: TextI
     at = [list(columns).index(c) for c in shown]
     for row in texts:
         table.add_row(*(Text(row[i]) for i in at))
-    console.print(table)
+    if terminal and DISPLAY.pager and len(texts) + 2 > console.height:
+        _page(console, table, out)
+    else:
+        console.print(table)
     if len(shown) < len(columns):
         note(f"hidden to fit: {', '.join(c for c in columns if c not in shown)} (--columns, or a wider terminal)")
+
+
+def _page(console: Any, table: Any, out: TextIO) -> None:
+    """The table through $PAGER (default `less -FRX`: it quits at once when it fits, keeps colours)."""
+    import subprocess
+
+    with console.capture() as captured:
+        console.print(table)
+    text = captured.get()
+    out.flush()
+    try:
+        subprocess.run(os.environ.get("PAGER") or "less -FRX", shell=True, input=text.encode(), check=False)
+    except OSError:  # no pager to run: the table as it is
+        out.write(text)
 
 
 def write_record(record: Mapping[str, Any], fmt: str, *, raw: bool = False) -> None:

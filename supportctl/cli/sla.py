@@ -16,10 +16,12 @@ from supportctl.cli.options import (
     PrioritiesOption,
     PriorityArgument,
     NoTeamFilterOption,
+    PageLimitOption,
     RawOption,
     SinceOption,
     TeamFilterOption,
     UntilOption,
+    page_limit,
 )
 from supportctl.cli.output import choose_format, note, stream, to_stdout, write_rows
 from supportctl.db.query import fetch
@@ -205,6 +207,7 @@ def breaches(
         bool, typer.Option("--fail-on-breach", help="Exit 1 when any row is listed (at-risk rows too), for cron.")
     ] = False,
     raw: RawOption = False,
+    limit: PageLimitOption = None,
 ) -> None:
     """List SLA breaches now: one row per ticket and metric, most overdue first.
 
@@ -226,10 +229,15 @@ def breaches(
         breach_report = report.query(cursor, app_ctx.now, at_risk=at_risk, metric=metric, priorities=priority or [],
                                      assignee=assignee, team=team, no_team=no_team)
         counts = report.summary(cursor, breach_report)
+        rows = page_limit(limit, f)
+        shown_report = replace(breach_report, order=f"{breach_report.order} LIMIT {rows}") if rows else breach_report
         if f == "table":
-            write_rows(map(_human, fetch(cursor, breach_report)), BREACH_TABLE_COLUMNS, f)
+            write_rows(map(_human, fetch(cursor, shown_report)), BREACH_TABLE_COLUMNS, f)
         else:
-            to_stdout(lambda out: stream(cursor, breach_report, f, out, raw=raw))
+            to_stdout(lambda out: stream(cursor, shown_report, f, out, raw=raw))
+    total = sum(counts.values())
+    if rows and total > rows:
+        note(f"showing {rows} of {total} (--limit 0 for all)")
     note(_summary(counts, at_risk is not None))
     if fail_on_breach and counts:
         raise typer.Exit(1)

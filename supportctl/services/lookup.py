@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from supportctl.db.models import Agent, Customer, Team, Ticket
+from supportctl.errors import Refused
 from supportctl.services import validation
 
 
@@ -32,6 +33,15 @@ def ticket(session: Session, ticket_id: int, *, lock: bool = False) -> Ticket:
     if found is None:
         raise validation.no_ticket(ticket_id)
     return found
+
+
+def refuse_done(ticket: Ticket, doing: str) -> None:
+    """Exit 4 for a resolved ticket (reopen it first) or a closed one (final)."""
+    if ticket.status == "closed":
+        raise Refused(f"ticket {ticket.id} is closed; closed tickets do not change", hint="open a new ticket")
+    if ticket.status == "resolved":
+        raise Refused(f"ticket {ticket.id} is resolved; reopen it before {doing}",
+                      hint=f"supportctl ticket reopen {ticket.id}")
 
 
 def find_agent(session: Session, email: str) -> Agent | None:

@@ -188,7 +188,9 @@ def test_assigning_a_resolved_or_closed_ticket_is_refused(cli, three_agents, sta
     for args in ("--to ana@support.example", "--auto"):
         result = cli(f"ticket assign {ticket_id} {args}")
         assert result.exit_code == 4
-        assert f"ticket {ticket_id} is {status}; reopen it before assigning" in result.stderr
+        said = ("reopen it before assigning (supportctl ticket reopen" if status == "resolved"
+                else "closed tickets do not change (open a new ticket)")
+        assert f"ticket {ticket_id} is {status}; {said}" in result.stderr
     assert show(cli, ticket_id)["assignee_email"] is None
 
 

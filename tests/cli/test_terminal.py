@@ -19,11 +19,11 @@ SUPPORTCTL = [sys.executable, "-m", "supportctl"]
 _ESCAPES = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def on_terminal(args: list[str], columns: int = 80) -> tuple[int, list[str]]:
-    """supportctl ARGS on a pseudo-terminal of `columns`: (exit code, the lines it showed)."""
+def on_terminal(args: list[str], columns: int = 80, pager: str = "cat") -> tuple[int, list[str]]:
+    """supportctl ARGS on a pseudo-terminal of `columns` x 24: (exit code, the lines it showed)."""
     main, side = pty.openpty()
     fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    env = {**os.environ, "PAGER": "cat", "NO_COLOR": "1"}
+    env = {**os.environ, "PAGER": pager, "NO_COLOR": "1"}
     process = subprocess.Popen([*SUPPORTCTL, "--now", NOW.isoformat(), *args], stdin=side, stdout=side,
                                stderr=side, env=env, close_fds=True)
     os.close(side)
@@ -155,3 +155,32 @@ def test_resolve_close_and_reopen_by_name(cli, engine):
         moves = conn.execute(text("SELECT from_value #>> '{}', to_value #>> '{}' FROM ticket_events "
                                   "WHERE kind = 'status_changed' ORDER BY id")).all()
     assert moves == [("open", "resolved"), ("resolved", "open"), ("open", "closed")]
+
+
+def test_a_repeated_filter_means_any_of_its_values(cli):
+    for email in ("bo@example.com", "cy@example.com", "di@example.com"):
+        run(cli, ["agent", "add", email, "--name", email[:2]])
+    a = create(cli, "--tag", "a", "--category", "billing", "--assign", "bo@example.com")
+    b = create(cli, "--tag", "b", "--category", "auth", "--assign", "cy@example.com", customer="eve@example.com")
+    create(cli, "--tag", "c", "--assign", "di@example.com", customer="fay@example.com")
+
+    def ids(*args: str) -> list[int]:
+        return [int(i) for i in run(cli, ["ticket", "list", "--columns", "id", *args]).stdout.split()[1:]]
+
+    assert ids("--tag", "a", "--tag", "b") == [b, a]
+    assert ids("--assignee", "bo@example.com", "--assignee", "cy@example.com") == [b, a]
+    assert ids("--category", "billing", "--category", "auth") == [b, a]
+    assert ids("--customer", "ana@example.com", "--customer", "eve@example.com") == [b, a]
+    assert ids("--tag", "a", "--assignee", "cy@example.com") == []  # different filters: all of them
+
+
+def test_a_long_list_shows_a_page_through_the_pager_and_a_pipe_gets_every_row(cli, engine):
+    insert_tickets(engine, 60, NOW - timedelta(days=4))  # 60 tickets, each breached on both metrics
+    code, lines = on_terminal(["sla", "breaches"], pager="wc -l")
+    assert code == 0
+    assert lines[0].strip() == "51"  # the pager got the header and the first 50 rows
+    assert "showing 50 of 120 (--limit 0 for all)" in lines
+    _, lines = on_terminal(["--no-pager", "sla", "breaches", "--limit", "10"], pager="wc -l")
+    assert len([line for line in lines if re.match(r"\d+ +medium ", line)]) == 10
+    assert "showing 10 of 120 (--limit 0 for all)" in lines
+    assert len(run(cli, "sla breaches --format csv").stdout.splitlines()) == 1 + 120

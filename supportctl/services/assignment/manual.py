@@ -24,8 +24,7 @@ from supportctl.services.tickets import history
 def _assignable(session: Session, ticket_id: int) -> Ticket:
     set_cron_timeouts(session)  # a stuck lock ends in exit 6, not a hang
     ticket = lookup.ticket(session, ticket_id, lock=True)
-    if Status(ticket.status).is_done:
-        raise Refused(f"ticket {ticket.id} is {ticket.status}; reopen it before assigning")
+    lookup.refuse_done(ticket, "assigning")
     return ticket
 
 

@@ -7,8 +7,6 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from supportctl.db.database import cursor_of
-from supportctl.domain.lifecycle import DONE
-from supportctl.errors import Refused
 from supportctl.services import lookup
 from supportctl.services.escalation import effect
 from supportctl.services.escalation.effect import Escalation
@@ -19,8 +17,7 @@ from supportctl.services.tickets import history
 def escalate_one(session: Session, now: datetime, actor: str, ticket_id: int, reason: str | None = None) -> Escalation:
     ticket = lookup.ticket(session, ticket_id, lock=True)
     history.in_order(ticket, now)
-    if ticket.status in DONE:
-        raise Refused(f"ticket {ticket.id} is {ticket.status}; reopen it before escalating")
+    lookup.refuse_done(ticket, "escalating")
     done = effect.plan(ticket, Book.load(session).clock_of(ticket), "manual", (reason or "").strip() or "manual escalation")
     effect.apply(cursor_of(session), now, actor, [done])
     session.expire_all()  # the row changed underneath the identity map

@@ -79,7 +79,7 @@ def query(cursor: Any, now: datetime, *, at_risk: str | None = None, metric: str
     window = at_risk_window(at_risk)
     chosen = validation.choice(Metric, metric, "--metric") if metric is not None else None
     levels = tuple(sorted({validation.choice(Priority, p, "--priority").value for p in priorities}))
-    scope = TicketFilter(priorities=levels, assignee=assignee, team=team, no_team=no_team)
+    scope = TicketFilter(priorities=levels, assignees=(assignee,) if assignee else (), team=team, no_team=no_team)
     clause, params = where(cursor, scope, now)
     conditions = " AND " + clause.removeprefix("WHERE ") if clause else ""
     params["until"] = now + window if window else now

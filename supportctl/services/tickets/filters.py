@@ -26,11 +26,12 @@ SORT_KEYS = ("id", "created_at", "updated_at", "priority", "status", "response_d
 class TicketFilter:
     statuses: tuple[str, ...] = ()
     priorities: tuple[str, ...] = ()
-    assignee: str | None = None
+    # A repeated filter means any of its values (`--tag a --tag b`: either tag).
+    assignees: tuple[str, ...] = ()
     unassigned: bool = False
-    customer: str | None = None
-    category: str | None = None
-    tag: str | None = None
+    customers: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
     escalated: bool | None = None
     breached: bool = False
     search: str | None = None
@@ -50,16 +51,16 @@ def where(cursor: Any, f: TicketFilter, now: datetime) -> tuple[str, dict]:
     if f.priorities:
         clauses.append("t.priority = ANY(%(priorities)s)")
         params["priorities"] = [validation.choice(Priority, p, "--priority").value for p in f.priorities]
-    if f.assignee and f.unassigned:
+    if f.assignees and f.unassigned:
         raise InvalidInput("give --assignee or --unassigned, not both")
-    if f.assignee:
-        clauses.append("t.assignee_id = %(assignee_id)s")
-        params["assignee_id"] = people.agent_id(cursor, f.assignee)
+    if f.assignees:
+        clauses.append("t.assignee_id = ANY(%(assignee_ids)s)")
+        params["assignee_ids"] = [people.agent_id(cursor, a) for a in f.assignees]
     if f.unassigned:
         clauses.append("t.assignee_id IS NULL")
-    if f.customer:
-        clauses.append("t.customer_id = %(customer_id)s")
-        params["customer_id"] = people.customer_id(cursor, f.customer)
+    if f.customers:
+        clauses.append("t.customer_id = ANY(%(customer_ids)s)")
+        params["customer_ids"] = [people.customer_id(cursor, c) for c in f.customers]
     if f.team is not None and f.no_team:
         raise InvalidInput("give --team or --no-team, not both")
     if f.team is not None:
@@ -67,12 +68,12 @@ def where(cursor: Any, f: TicketFilter, now: datetime) -> tuple[str, dict]:
         params["team_id"] = teams.team_id(cursor, f.team)
     if f.no_team:
         clauses.append("t.team_id IS NULL")
-    if f.category:
-        clauses.append("t.category = %(category)s")
-        params["category"] = f.category.strip()
-    if f.tag:
-        clauses.append("t.tags @> ARRAY[%(tag)s]")
-        params["tag"] = f.tag.strip()
+    if f.categories:
+        clauses.append("t.category = ANY(%(categories)s)")
+        params["categories"] = [c.strip() for c in f.categories]
+    if f.tags:
+        clauses.append("t.tags && %(tags)s::text[]")
+        params["tags"] = [t.strip() for t in f.tags]
     if f.escalated is not None:
         clauses.append("t.escalated = %(escalated)s")
         params["escalated"] = f.escalated
