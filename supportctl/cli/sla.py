@@ -144,13 +144,19 @@ def calendar_set(
     hours: Annotated[
         str, typer.Option("--hours", help="Weekly opening hours, e.g. 'mon-fri 09:00-12:00,13:00-17:00; sat 10:00-14:00'.")
     ],
-    holiday: Annotated[
-        list[str] | None, typer.Option("--holiday", metavar="DATE", help="A closed date, e.g. 2026-12-25; repeatable.")
-    ] = None,
+    holiday: Annotated[list[str] | None, typer.Option(
+        "--holiday", "--add-holiday", metavar="DATE", help="Add a closed date, e.g. 2026-12-25; repeatable.")] = None,
+    remove_holiday: Annotated[list[str] | None, typer.Option(
+        "--remove-holiday", metavar="DATE", help="Take a date off the holidays; repeatable.")] = None,
+    clear_holidays: Annotated[bool, typer.Option(
+        "--clear-holidays", help="Drop the holidays it had (then --holiday adds the new ones).")] = False,
     name: CalendarNameOption = "default",
     fmt: FormatOption = None,
 ) -> None:
     """Create or replace a calendar and recompute the due dates of the unresolved tickets it measures.
+
+    A calendar set again keeps its holidays: --holiday adds, --remove-holiday takes one
+    off, --clear-holidays starts from none.
 
     `default` measures every ticket whose policy and team name no calendar. Time already
     spent pending is kept as measured (business time under the calendar in force when
@@ -163,7 +169,8 @@ def calendar_set(
     app_ctx = app_context(ctx)
     with app_ctx.transaction() as session:
         row, done = changes.calendar_set(session, app_ctx.now, name=name, timezone=timezone, hours=hours,
-                                         holidays=holiday or [])
+                                         holidays=holiday or [], remove_holidays=remove_holiday or [],
+                                         clear_holidays=clear_holidays)
     days = len(row["holidays"])
     named = "" if name.strip() == "default" else f" {name.strip()}"
     note(f"calendar{named}: {row['timezone']}, {row['hours']}, {days} holiday{'s' if days != 1 else ''}")

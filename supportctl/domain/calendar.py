@@ -108,7 +108,7 @@ class BusinessCalendar:
         """Build a calendar from user text; every problem is a ValueError."""
         tz = timezone.strip() if isinstance(timezone, str) else timezone
         _zone(tz)
-        return cls(tz, _parse_hours(hours), frozenset(_parse_holiday(h) for h in holidays))
+        return cls(tz, _parse_hours(hours), frozenset(parse_holiday(h) for h in holidays))
 
     @property
     def hours_text(self) -> str:
@@ -333,7 +333,7 @@ def _parse_range(text: str) -> Range:
     return time(sh, sm), time(eh % 24, em)  # inverted ranges: see _check_day
 
 
-def _parse_holiday(value: str | date) -> date:
+def parse_holiday(value: str | date) -> date:
     if isinstance(value, date):
         return value  # datetimes are refused by __post_init__
     text = value.strip() if isinstance(value, str) else ""

@@ -3,6 +3,7 @@ order, root options after the command. The terminal is a real pseudo-terminal of
 columns around a real supportctl process."""
 
 import fcntl
+import json
 import os
 import pty
 import re
@@ -184,3 +185,19 @@ def test_a_long_list_shows_a_page_through_the_pager_and_a_pipe_gets_every_row(cl
     assert len([line for line in lines if re.match(r"\d+ +medium ", line)]) == 10
     assert "showing 10 of 120 (--limit 0 for all)" in lines
     assert len(run(cli, "sla breaches --format csv").stdout.splitlines()) == 1 + 120
+
+
+def test_a_calendar_set_again_keeps_its_holidays_unless_told(cli):
+    week = ["sla", "calendar", "set", "--timezone", "Europe/Berlin", "--hours", "mon-fri 09:00-17:00"]
+    run(cli, [*week, "--holiday", "2026-12-24", "--holiday", "2026-12-25"])
+    assert "3 holidays" in run(cli, [*week, "--add-holiday", "2026-12-31"]).stderr
+
+    def holidays() -> str:
+        [row] = json.loads(run(cli, "sla calendar show --format json").stdout)
+        return ";".join(row["holidays"])
+
+    assert holidays() == "2026-12-24;2026-12-25;2026-12-31"
+    run(cli, [*week, "--remove-holiday", "2026-12-24"])
+    assert holidays() == "2026-12-25;2026-12-31"
+    run(cli, [*week, "--clear-holidays", "--holiday", "2027-01-01"])
+    assert holidays() == "2027-01-01"

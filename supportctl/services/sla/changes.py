@@ -9,6 +9,7 @@ with an `sla_policy_changed` event each.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, text, update
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from supportctl.db.database import cursor_of
 from supportctl.db.models import SlaCalendar, SlaPolicy, SlaTarget, Team
-from supportctl.domain.calendar import BusinessCalendar
+from supportctl.domain.calendar import BusinessCalendar, parse_holiday
 from supportctl.domain.durations import format_duration, parse_duration
 from supportctl.domain.enums import FirstResponse, Priority, Tier
 from supportctl.domain.lifecycle import DONE
@@ -104,13 +105,20 @@ def set_targets(
 
 
 def calendar_set(session: Session, now: datetime, *, name: str = DEFAULT, timezone: str, hours: str,
-                 holidays: list[str] | tuple[str, ...] = ()) -> tuple[dict, Recomputed]:
-    """Create or replace a named calendar; returns it and the tickets recomputed (those it measures)."""
+                 holidays: list[str] | tuple[str, ...] = (), remove_holidays: list[str] | tuple[str, ...] = (),
+                 clear_holidays: bool = False) -> tuple[dict, Recomputed]:
+    """Create or replace a named calendar; returns it and the tickets recomputed (those it measures).
+    Its holidays are kept, with `holidays` added and `remove_holidays` taken out (all of them
+    dropped first with clear_holidays)."""
     key = validation.slug(name, "calendar")
+    existing = session.get(SlaCalendar, key)
+    kept = [] if clear_holidays or existing is None else list(existing.holidays)
     try:
-        calendar = BusinessCalendar.parse(timezone, hours, holidays)
+        removed = {parse_holiday(h) for h in remove_holidays}
+        calendar = BusinessCalendar.parse(timezone, hours, [*kept, *holidays])
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
+    calendar = replace(calendar, holidays=calendar.holidays - removed)
     book = Book.load(session)
     _reachable([calendar], now, (getattr(t, m) for p in book.live() for t in p.targets.values()
                                  for m in ("response", "next_reply", "resolution")))
