@@ -7,6 +7,7 @@ with them SQLAlchemy, are imported inside the commands, so `supportctl --help` s
 
 from __future__ import annotations
 
+import re
 import sys
 import traceback
 from typing import Annotated, Any
@@ -45,6 +46,32 @@ EXIT_CODES_HELP = (
     "4 refused by a rule or permission, 5 database unreachable or schema behind, "
     "6 another run holds the lock, 70 internal error."
 )
+
+
+# pydantic's messages for a value of the wrong type, in our words.
+_PYDANTIC_WORDS = [(re.compile(p), w) for p, w in (
+    (r"Input should be a valid integer.*", "not a whole number"),
+    (r"Input should be a valid number.*", "not a number"),
+    (r"Input should be (greater|less) than or equal to (\S+)", r"must be \1 than or equal to \2"),
+)]
+
+# Help placeholders that read: Typer's own say `<str>`, `<list[str]>`, `<int range>`.
+_PLACEHOLDERS = {"str": "TEXT", "int": "N", "int range": "N", "float": "NUMBER", "float range": "NUMBER",
+                 "datetime": "TIME", "bool": ""}
+
+
+def _readable(display_type: Any) -> Any:
+    def shown(self: Any, ctx: Any) -> str:
+        label = display_type(self, ctx).strip("<>")
+        if label.startswith("list[") and label.endswith("]"):
+            label = label[5:-1]
+        return _PLACEHOLDERS.get(label, label)
+    return shown
+
+
+TyperParameter = getattr(typer.core, "_TyperParameter", None)
+if TyperParameter is not None and hasattr(TyperParameter, "display_type"):  # typer 0.29's helper
+    TyperParameter.display_type = _readable(TyperParameter.display_type)
 
 
 # The root options, and whether each takes a value: accepted after the command too.
@@ -90,8 +117,10 @@ class SupportctlGroup(TyperGroup):
             typer.echo(exc.ctx.get_help())
             code = 0
         except TyperException as exc:  # bad flag or value: exit 2 with click's own wording
-            # Typer checks choices with pydantic, whose wording leaks into the message.
+            # Typer checks values with pydantic, whose wording would leak into the message.
             message = exc.format_message().replace("Value error, ", "")
+            for theirs, ours in _PYDANTIC_WORDS:
+                message = theirs.sub(ours, message)
             code = self._report(f"{message} (see --help)", exc, exit_code=exc.exit_code)
         except Abort:
             code = self._report("aborted", None, exit_code=130)

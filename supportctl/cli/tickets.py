@@ -21,6 +21,7 @@ from supportctl.cli.options import (
 from supportctl.cli.output import choose_format, note, stream, to_stdout, write_record, write_rows
 from supportctl.domain.enums import Priority
 from supportctl.errors import InvalidInput
+from supportctl.services.tickets.columns import LIST_COLUMNS
 
 if TYPE_CHECKING:
     from supportctl.services.tickets.filters import TicketFilter
@@ -149,7 +150,8 @@ def list_(
     ctx: typer.Context,
     sort: Annotated[str, typer.Option("--sort", help="id, created_at, updated_at, priority, status, response_due_at or resolution_due_at; prefix - for descending.")] = "-created_at",
     limit: Annotated[int, typer.Option("--limit", min=0, max=MAX_COUNT, help="At most this many; 0 for all.")] = 50,
-    columns: Annotated[str | None, typer.Option("--columns", help="Comma-separated fields to show.")] = None,
+    columns: Annotated[str | None, typer.Option(
+        "--columns", metavar="COLUMN,...", help=f"The fields to show, of: {', '.join(LIST_COLUMNS)}.")] = None,
     fmt: FormatOption = None,
     raw: RawOption = False,
     *,

@@ -12,6 +12,7 @@ from supportctl.cli.context import app_context
 from supportctl.cli.options import ExportFormat, RawOption, with_ticket_filters
 from supportctl.cli.output import Progress, atomic_file, note, stream, to_stdout
 from supportctl.errors import InvalidInput
+from supportctl.services.tickets.columns import EXPORT_COLUMNS
 
 if TYPE_CHECKING:
     from supportctl.services.tickets.filters import TicketFilter
@@ -25,7 +26,8 @@ def export_(
     ] = "-",
     fmt: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.CSV,
     columns: Annotated[
-        str | None, typer.Option("--columns", help="Comma-separated ticket fields, e.g. id,external_id,description.")
+        str | None, typer.Option("--columns", metavar="COLUMN,...",
+                                 help=f"The ticket fields to write, of: {', '.join(EXPORT_COLUMNS)}.")
     ] = None,
     raw: RawOption = False,
     with_comments: Annotated[bool, typer.Option(
