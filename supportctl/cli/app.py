@@ -102,6 +102,21 @@ def globals_first(args: list[str]) -> list[str]:
     return front + rest
 
 
+def _completion_script(shell: str, standalone_mode: bool) -> int:
+    """`supportctl --show-completion bash`: Typer's script for that shell (its own flag takes
+    no value and guesses the shell from the parent process)."""
+    from typer.completion import get_completion_script
+
+    try:
+        typer.echo(get_completion_script(prog_name="supportctl", complete_var="_SUPPORTCTL_COMPLETE", shell=shell))
+        code = 0
+    except typer.Exit as exc:  # a shell Typer has no script for: it said so on stderr
+        code = exc.exit_code or 2
+    if standalone_mode:
+        sys.exit(code)
+    return code
+
+
 class SupportctlGroup(TyperGroup):
     """Runs every command through one error handler (exit codes: docs/output.md)."""
 
@@ -111,6 +126,8 @@ class SupportctlGroup(TyperGroup):
         SupportctlGroup.current = None
         try:
             args = globals_first(list(sys.argv[1:] if args is None else args))
+            if len(args) == 2 and args[0] == "--show-completion":  # the shell named, not guessed
+                return _completion_script(args[1], standalone_mode)
             result = super().main(args, prog_name, standalone_mode=False, **extra)
             code = result if isinstance(result, int) else 0
         except NoArgsIsHelpError as exc:  # bare `supportctl` or `supportctl ticket`: the help, asked for

@@ -245,14 +245,19 @@ def update(
     """
     from supportctl.services.tickets import changes
 
+    _changed(ctx, ticket_id, fmt, lambda session, now, actor: changes.update(
+        session, now, actor, ticket_id, status=status, priority=priority, title=title, category=category,
+        add_tags=add_tag or [], remove_tags=remove_tag or [], team=team, no_team=no_team,
+        keep_assignee=keep_assignee))
+
+
+def _changed(ctx: typer.Context, ticket_id: int, fmt, change) -> None:
+    """Run change(session, now, actor) -> notes in one transaction; the notes, then the ticket
+    as written when --format asks for it."""
     app_ctx = app_context(ctx)
     row = None
     with app_ctx.transaction() as session:
-        notes = changes.update(
-            session, app_ctx.now, app_ctx.actor, ticket_id, status=status, priority=priority, title=title,
-            category=category, add_tags=add_tag or [], remove_tags=remove_tag or [], team=team, no_team=no_team,
-            keep_assignee=keep_assignee,
-        )
+        notes = change(session, app_ctx.now, app_ctx.actor)
         if fmt is not None:
             row = _written(session, ticket_id, app_ctx.now, choose_format(fmt))
     for message in notes:
@@ -297,18 +302,12 @@ def _status_verb(target: str, summary: str, example: str):
     ) -> None:
         from supportctl.services.tickets import changes
 
-        app_ctx = app_context(ctx)
-        row = None
-        with app_ctx.transaction() as session:
+        def move(session, now, actor) -> list[str]:
             if comment_text is not None:
-                changes.comment(session, app_ctx.now, app_ctx.actor, ticket_id, body=comment_text)
-            notes = changes.update(session, app_ctx.now, app_ctx.actor, ticket_id, status=target)
-            if fmt is not None:
-                row = _written(session, ticket_id, app_ctx.now, choose_format(fmt))
-        for message in notes:
-            note(message)
-        if row is not None:
-            _print_written(row, choose_format(fmt))
+                changes.comment(session, now, actor, ticket_id, body=comment_text)
+            return changes.update(session, now, actor, ticket_id, status=target)
+
+        _changed(ctx, ticket_id, fmt, move)
 
     command.__doc__ = f"""{summary}
 

@@ -125,7 +125,7 @@ def import_(
       supportctl ticket import everything.ndjson --batch-size 10000
       supportctl ticket import zendesk-export.csv --map zendesk.toml
     """
-    from supportctl.services.transfer import importing, mapping
+    from supportctl.services.transfer import importing, mapping, reading
 
     app_ctx = app_context(ctx)
     name = "stdin" if source == "-" else source
@@ -133,7 +133,7 @@ def import_(
               "ndjson" if source.lower().endswith((".ndjson", ".jsonl")) else "csv")
     if batch_size is not None and batch_size < 1:
         raise InvalidInput("--batch-size must be 1 or more")
-    names = mapping.load(map_file, importing.reading.CELLS + importing.reading.STATE) if map_file else mapping.Mapping()
+    names = mapping.load(map_file, reading.CELLS + reading.STATE) if map_file else mapping.Mapping()
     try:
         handle = sys.stdin.buffer if source == "-" else open(source, "rb")
     except OSError as exc:

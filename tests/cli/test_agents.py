@@ -32,7 +32,7 @@ def test_agent_capacity_below_one_exits_2_and_changes_nothing(cli):
     assert cli("agent add cy@example.com --name Cy --capacity 0").exit_code == 2
     result = cli("agent update bo@example.com --capacity 0")
     assert result.exit_code == 2
-    assert "Invalid value for '--capacity': Input should be greater than or equal to 1" in result.stderr
+    assert "Invalid value for '--capacity': must be greater than or equal to 1" in result.stderr
     assert set(agents(cli)) == {"bo@example.com"}
     assert agents(cli)["bo@example.com"]["capacity"] == 2
 

@@ -337,7 +337,7 @@ def test_a_number_too_large_is_refused_by_the_parser(cli, engine, args):
     before = fingerprint(engine)
     result = cli(args)
     assert result.exit_code == 2, result.stderr
-    assert "Input should be less than or equal to" in result.stderr and result.stderr.count("\n") == 1
+    assert "must be less than or equal to" in result.stderr and result.stderr.count("\n") == 1
     assert fingerprint(engine) == before
 
 

@@ -37,7 +37,7 @@ from supportctl.services.teams.routing import route_sql
 from supportctl.services.tickets import changes
 from supportctl.services.transfer import reading
 from supportctl.services.transfer.mapping import Mapping
-from supportctl.services.transfer.reading import MAX_FIELD, STATE, STATE_COUNTS, STATE_TIMES, Outcome, Stage
+from supportctl.services.transfer.reading import MAX_FIELD, STATE, Outcome, Stage
 
 FORMATS = ("csv", "ndjson")
 _CHOICES = {"status": tuple(Status), "priority": tuple(Priority)}

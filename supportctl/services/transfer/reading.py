@@ -34,7 +34,6 @@ from supportctl.services.transfer.mapping import Mapping
 CELLS = ("title", "customer_email", "external_id", "description", "status", "priority", "category", "tags",
          "assignee_email", "team", "created_at")
 REQUIRED = ("title", "customer_email")
-OPTIONAL = tuple(c for c in CELLS if c not in REQUIRED)
 # What an NDJSON object may add (§17): the ticket's state, taken as given instead of derived.
 DUE_TIMES = ("response_due_at", "resolution_due_at", "next_reply_due_at")
 STATE_TIMES = ("updated_at", "first_response_at", "resolved_at", "closed_at", "reopened_at", "paused_at",
