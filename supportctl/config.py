@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import os
 import re
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -33,15 +34,33 @@ def config_file() -> Path:
     return config_dir() / "config.toml"
 
 
+CONFIG_KEYS = ("database_url", "me")
+
+
 def read_config_file(path: Path | None = None) -> dict:
+    """The config file's settings ({} without one); a key it does not know is warned of on stderr."""
     path = path or config_file()
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            values = tomllib.load(fh)
     except FileNotFoundError:
         return {}
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise InvalidInput(f"cannot read config file {path}: {exc}", hint="fix or remove it") from exc
+    unknown = sorted(set(values) - set(CONFIG_KEYS))
+    if unknown:
+        sys.stderr.write(f"supportctl: warning: config file {path}: unknown key{'s' if len(unknown) > 1 else ''} "
+                         f"{', '.join(unknown)} (known: {', '.join(CONFIG_KEYS)})\n")
+    return values
+
+
+def me() -> str:
+    """The email `me` stands for: SUPPORTCTL_ME, else `me = "…"` in the config file (exit 2 if neither)."""
+    email = os.environ.get(EnvVars.ME) or read_config_file().get("me")
+    if not email:
+        raise InvalidInput(f"'me' needs your agent's email: set {EnvVars.ME}, or me = \"you@example.com\" in "
+                           f"{config_file()}")
+    return email
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ class EnvVars:
     READ_DATABASE_URL = "SUPPORTCTL_READ_DATABASE_URL"  # a replica for the read commands
     ACTOR = "SUPPORTCTL_ACTOR"  # --actor
     NOW = "SUPPORTCTL_NOW"  # --now
+    ME = "SUPPORTCTL_ME"  # the agent `--assignee me` and `--to me` name
     DATA_DIR = "SUPPORTCTL_DATA_DIR"  # where the embedded server keeps its data
     SMTP_URL = "SUPPORTCTL_SMTP_URL"  # notify send by SMTP
     SMTP_FROM = "SUPPORTCTL_SMTP_FROM"

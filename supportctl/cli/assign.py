@@ -39,8 +39,9 @@ def _report(done, notes: list[str], fmt: str | None) -> None:
 def assign(
     ctx: typer.Context,
     ticket_id: IdArgument,
-    to: Annotated[str | None, typer.Option("--to", metavar="EMAIL", help="Give it to this active agent.",
-                                           autocompletion=completion.agent_emails)] = None,
+    to: Annotated[str | None, typer.Option(
+        "--to", metavar="EMAIL", help="Give it to this active agent (me: SUPPORTCTL_ME).",
+        autocompletion=completion.agent_emails)] = None,
     auto: Annotated[bool, typer.Option("--auto", help="Give it to whoever's turn it is (see --strategy).")] = False,
     strategy: StrategyOption = None,
     fmt: FormatOption = None,
@@ -62,6 +63,10 @@ def assign(
         raise InvalidInput("say who: --to EMAIL, or --auto for whoever's turn it is")
     if strategy is not None and not auto:
         raise InvalidInput("--strategy goes with --auto")
+    if to is not None and to.strip() == "me":
+        from supportctl.config import me
+
+        to = me()
     app_ctx = app_context(ctx)
     with app_ctx.transaction() as session:
         if to is not None:

@@ -142,7 +142,7 @@ _FILTERS: dict[str, tuple[Any, Any]] = {
     "status": (Annotated[list[Status] | None, typer.Option("--status", help="Repeatable.", show_default=False)], None),
     "priority": (PrioritiesOption, None),
     "assignee": (Annotated[list[str] | None, typer.Option(
-        "--assignee", metavar="EMAIL", help="Assigned to this agent; repeat for any of several.",
+        "--assignee", metavar="EMAIL", help="Assigned to this agent (me: SUPPORTCTL_ME); repeat for any of several.",
         autocompletion=completion.agent_emails)], None),
     "unassigned": (Annotated[bool, typer.Option("--unassigned", help="Only tickets nobody has.")], False),
     "customer": (Annotated[list[str] | None, typer.Option(
@@ -167,7 +167,7 @@ _FILTERS: dict[str, tuple[Any, Any]] = {
 
 
 def _ticket_filter(values: dict[str, Any]) -> TicketFilter:
-    from supportctl.config import parse_when
+    from supportctl.config import me, parse_when
     from supportctl.services.tickets.filters import TicketFilter
 
     def since(name: str):
@@ -176,7 +176,7 @@ def _ticket_filter(values: dict[str, Any]) -> TicketFilter:
 
     return TicketFilter(
         statuses=tuple(values["status"] or ()), priorities=tuple(values["priority"] or ()),
-        assignees=tuple(values["assignee"] or ()), unassigned=values["unassigned"],
+        assignees=tuple(me() if a.strip() == "me" else a for a in values["assignee"] or ()), unassigned=values["unassigned"],
         customers=tuple(values["customer"] or ()), categories=tuple(values["category"] or ()),
         tags=tuple(values["tag"] or ()), escalated=True if values["escalated"] else None,
         breached=values["breached"], search=values["search"], team=values["team"], no_team=values["no_team"],

@@ -271,6 +271,10 @@ class EmbeddedServer:
                 if self._probe("postgres") is not None:
                     self._make_private_dir(self.socket_dir, account)
                     if not self.pgdata.exists():
+                        # A few seconds, once: say what is happening and where the data will live.
+                        sys.stderr.write(f"supportctl: creating the embedded database in {self.data_dir} "
+                                         "(first use; `supportctl db stop` stops it)\n")
+                        sys.stderr.flush()
                         self._initdb(account, binaries)
                     self._start(account, binaries)
                 self._create_database()

@@ -201,3 +201,18 @@ def test_a_calendar_set_again_keeps_its_holidays_unless_told(cli):
     assert holidays() == "2026-12-25;2026-12-31"
     run(cli, [*week, "--clear-holidays", "--holiday", "2027-01-01"])
     assert holidays() == "2027-01-01"
+
+
+def test_me_is_the_agent_of_supportctl_me(cli, monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.delenv("SUPPORTCTL_ME", raising=False)
+    run(cli, "agent add sam@support.example --name Sam")
+    ticket = create(cli)
+    unset = run(cli, f"ticket assign {ticket} --to me", code=2)
+    assert "'me' needs your agent's email: set SUPPORTCTL_ME" in unset.stderr
+    (tmp_path / "supportctl").mkdir()
+    (tmp_path / "supportctl" / "config.toml").write_text('me = "sam@support.example"\ncolour = "red"\n')
+    mine = run(cli, f"ticket assign {ticket} --to me")
+    assert "unknown key colour (known: database_url, me)" in mine.stderr
+    monkeypatch.setenv("SUPPORTCTL_ME", "sam@support.example")
+    assert run(cli, "ticket list --assignee me --columns id").stdout.split()[1:] == [str(ticket)]

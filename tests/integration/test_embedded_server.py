@@ -104,9 +104,14 @@ def _postmasters_of(pgdata: Path) -> list[int]:
     return found
 
 
-def test_the_first_ensure_running_initialises_and_starts_and_returns_a_working_url(server):
+def test_the_first_ensure_running_initialises_and_starts_and_returns_a_working_url(server, capsys):
     assert not server.pgdata.exists()
     url = server.ensure_running()
+    # The first start (a few seconds) says so, and where the data lives; later ones are silent.
+    assert capsys.readouterr().err == (f"supportctl: creating the embedded database in {server.data_dir} "
+                                       "(first use; `supportctl db stop` stops it)\n")
+    server.ensure_running()
+    assert capsys.readouterr().err == ""
     assert url == f"postgresql+psycopg2://supportctl@/supportctl?host={server.socket_dir}"
     engine = create_engine(url)
     try:
