@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 
 from supportctl.cli.context import app_context
-from supportctl.cli.options import MAX_COUNT, FormatOption, NewRoleOption, RawOption, RoleOption
+from supportctl.cli.options import (
+    MAX_COUNT, FormatOption, NewRoleOption, PageLimitOption, RawOption, RoleOption, page_limit,
+)
 from supportctl.cli.output import choose_format, note, write_query, write_record
 from supportctl.domain.timestamps import iso_z
 from supportctl.domain.enums import Role
@@ -45,12 +47,14 @@ def list_(
     ctx: typer.Context,
     fmt: FormatOption = None,
     raw: RawOption = False,
+    limit: PageLimitOption = None,
 ) -> None:
     """List agents with their open load (unresolved tickets assigned)."""
     from supportctl.services.people import queries
 
     with app_context(ctx).reading() as cursor:
-        write_query(cursor, queries.agents(), choose_format(fmt), raw=raw)
+        f = choose_format(fmt)
+        write_query(cursor, queries.agents(), f, raw=raw, limit=page_limit(limit, f))
 
 
 def show(

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from supportctl.cli.context import app_context
-from supportctl.cli.options import FormatOption, RawOption, TierOption
+from supportctl.cli.options import FormatOption, PageLimitOption, RawOption, TierOption, page_limit
 from supportctl.cli.output import choose_format, write_query, write_record
 from supportctl.domain.enums import Tier
 
@@ -42,12 +42,14 @@ def list_(
     ctx: typer.Context,
     fmt: FormatOption = None,
     raw: RawOption = False,
+    limit: PageLimitOption = None,
 ) -> None:
     """List customers by email."""
     from supportctl.services.people import queries
 
     with app_context(ctx).reading() as cursor:
-        write_query(cursor, queries.customers(), choose_format(fmt), raw=raw)
+        f = choose_format(fmt)
+        write_query(cursor, queries.customers(), f, raw=raw, limit=page_limit(limit, f))
 
 
 def show(

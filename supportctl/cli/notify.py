@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 
 from supportctl.cli.context import app_context
-from supportctl.cli.options import MAX_COUNT, ChannelOption, FormatOption, NotificationStatusOption, RawOption
+from supportctl.cli.options import (
+    MAX_COUNT, ChannelOption, FormatOption, NotificationStatusOption, PageLimitOption, RawOption, page_limit,
+)
 from supportctl.cli.output import choose_format, note, write_query
 from supportctl.domain.timestamps import iso_z
 
@@ -78,6 +80,7 @@ def list_(
     status: NotificationStatusOption = None,
     fmt: FormatOption = None,
     raw: RawOption = False,
+    limit: PageLimitOption = None,
 ) -> None:
     """List the outbox, oldest first: what is waiting, what went out, what failed and why.
 
@@ -86,4 +89,5 @@ def list_(
     from supportctl.services.notify import queries
 
     with app_context(ctx).reading() as cursor:
-        write_query(cursor, queries.outbox(status), choose_format(fmt), raw=raw)
+        f = choose_format(fmt)
+        write_query(cursor, queries.outbox(status), f, raw=raw, limit=page_limit(limit, f))

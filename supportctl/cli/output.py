@@ -391,14 +391,25 @@ def copy_statement(cursor: Any, query: Query, fmt: str, *, raw: bool = False) ->
     return b"COPY (" + cursor.mogrify(sql, query.params) + f") TO STDOUT WITH ({options}, ENCODING 'UTF8')".encode()
 
 
-def write_query(cursor: Any, query: Query, fmt: str, *, raw: bool = False) -> int:
+def write_query(cursor: Any, query: Query, fmt: str, *, raw: bool = False, limit: int = 0) -> int:
     """A read command's rows on stdout: a table drawn from the fetched rows, any other format
-    streamed. Returns how many rows."""
+    streamed. With a limit, at most that many, and a note of how many there are in all.
+    Returns how many rows were written."""
+    from dataclasses import replace
+
+    page = replace(query, order=f"{query.order} LIMIT {int(limit)}") if limit else query
     if fmt == "table":
-        rows = fetch(cursor, query)
+        rows = fetch(cursor, page)
         write_rows(rows, query.names, fmt)
-        return len(rows)
-    return to_stdout(lambda out: stream(cursor, query, fmt, out, raw=raw))
+        count = len(rows)
+    else:
+        count = to_stdout(lambda out: stream(cursor, page, fmt, out, raw=raw))
+    if limit and count == limit:
+        cursor.execute(f"SELECT count(*) FROM ({query.sql()}) AS listed", query.params)
+        total = cursor.fetchone()[0]
+        if total > count:
+            note(f"showing {count} of {total} (--limit 0 for all)")
+    return count
 
 
 # formula_safe's FORMULA_STARTS as SQL literals

@@ -216,3 +216,20 @@ def test_me_is_the_agent_of_supportctl_me(cli, monkeypatch, tmp_path):
     assert "unknown key colour (known: database_url, me)" in mine.stderr
     monkeypatch.setenv("SUPPORTCTL_ME", "sam@support.example")
     assert run(cli, "ticket list --assignee me --columns id").stdout.split()[1:] == [str(ticket)]
+
+
+def test_agent_customer_and_notify_lists_take_a_limit_and_say_how_many_there_are(cli):
+    for n in range(3):
+        run(cli, ["agent", "add", f"a{n}@support.example", "--name", f"A{n}"])
+        create(cli, customer=f"c{n}@example.com", now=NOW + timedelta(minutes=n))
+        run(cli, f"ticket assign {n + 1} --to a{n}@support.example", now=NOW + timedelta(minutes=10 - n))
+    for command, first in (("agent list", "a0@"), ("customer list", "c0@"), ("notify list", None)):
+        result = run(cli, f"{command} --limit 2 --format csv")
+        assert len(result.stdout.splitlines()) == 1 + 2, command
+        assert result.stderr == "showing 2 of 3 (--limit 0 for all)\n", command
+        if first:
+            assert result.stdout.splitlines()[1].startswith(first)
+        assert len(run(cli, f"{command} --format csv").stdout.splitlines()) == 1 + 3  # piped: every row
+    # The outbox oldest first: the mails of tickets 3, 2, 1, in the order they were queued.
+    rows = run(cli, "notify list --format json").stdout
+    assert [int(x) for x in re.findall(r'"ticket_id":(\d+)', rows)] == [3, 2, 1]

@@ -24,4 +24,4 @@ def outbox(status: str | None = None) -> Query:
     if status is not None:
         where = "WHERE n.status = %(status)s"
         params["status"] = validation.choice(NotificationStatus, status, "--status").value
-    return Query(COLUMNS, f"FROM notifications n {where}", params, order="ORDER BY n.id")
+    return Query(COLUMNS, f"FROM notifications n {where}", params, order="ORDER BY n.created_at, n.id")  # oldest first
