@@ -65,12 +65,30 @@ class AppContext:
         if settings.read_database_url:
             settings = replace(settings, database_url=settings.read_database_url)
         with Snapshot(settings) as cursor:
+            _display_zone(cursor)
             yield cursor
 
     def close(self) -> None:
         for database in (self._database, self._batches):
             if database is not None:
                 database.close()
+
+
+def _display_zone(cursor: Any) -> None:
+    """Times on a terminal are shown in the default calendar's zone, when there is one: the
+    hours a team keeps are the clock its lead reads. Piped output stays UTC, and costs nothing."""
+    import sys
+
+    from supportctl.cli import output
+
+    if not sys.stdout.isatty() or output.DISPLAY.zone is not None:
+        return
+    cursor.execute("SELECT timezone FROM sla_calendars WHERE name = 'default'")
+    row = cursor.fetchone()
+    if row is not None:
+        from zoneinfo import ZoneInfo
+
+        output.DISPLAY.zone = ZoneInfo(row[0])
 
 
 def app_context(ctx: typer.Context) -> AppContext:

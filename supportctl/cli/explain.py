@@ -10,7 +10,7 @@ import typer
 from supportctl.cli.context import app_context
 from supportctl.cli.options import IdArgument, TextFormat
 from supportctl.cli.output import visible, write_rows
-from supportctl.domain.durations import format_target
+from supportctl.domain.durations import format_brief, format_target
 from supportctl.domain.timestamps import iso_z
 
 if TYPE_CHECKING:
@@ -83,15 +83,15 @@ def _pauses(e: Explanation) -> str:
 
 def _state(m: MetricExplanation, e: Explanation) -> str:
     if m.met_at is not None:
-        verdict = "on time" if m.state == "met" else f"late by {format_target(m.met_at - m.stored_due_at)}"
+        verdict = "on time" if m.state == "met" else f"late by {format_brief(m.met_at - m.stored_due_at)}"
         return f"{m.state}: met at {iso_z(m.met_at)}, {verdict}"
     left = timedelta(seconds=m.remaining_seconds)
     if m.state == "breached":
-        text = f"breached: due {iso_z(m.effective_due_at)}, overdue by {format_target(-left)}"
+        text = f"breached: due {iso_z(m.effective_due_at)}, overdue by {format_brief(-left)}"
         if e.paused_since is not None and m.metric == "resolution":
             text += " (it was already overdue when paused, so the pause does not stop the breach)"
         return text
     if m.state == "paused":
         return (f"paused: if work resumed now, due {iso_z(m.effective_due_at)}"
-                f" ({format_target(left)} left, the pause so far added to the target)")
-    return f"running: due {iso_z(m.effective_due_at)}, {format_target(left)} left"
+                f" ({format_brief(left)} left, the pause so far added to the target)")
+    return f"running: due {iso_z(m.effective_due_at)}, {format_brief(left)} left"

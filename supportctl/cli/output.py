@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from enum import Enum
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
@@ -148,19 +148,24 @@ def _json(row: Mapping[str, Any], columns: Sequence[str]) -> str:
 # Columns of free text: cut with … to fit a terminal. Everything else (an email, a time,
 # a status, a number) is shown whole or not at all.
 FREE_TEXT = frozenset({"title", "name", "description", "reason", "away_reason", "body", "change", "changes",
-                       "last_error", "comment", "lead_name"})
+                       "last_error", "comment", "lead_name", "event"})
 _GAP = 2  # between two columns of a table
+# SLA states that want a lead's eye, in any column that holds one (off a terminal, and
+# under NO_COLOR, rich drops the colour).
+_ALARM = {"breached": "red", "at_risk": "yellow"}
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 
 
 @dataclass
 class Display:
     """How tables on a terminal show times: relative to `now` (the command's --now, else the
-    clock), or as ISO 8601 with --absolute."""
+    clock), or as ISO 8601 with --absolute; in the default calendar's zone when it has one
+    (a lead in Berlin reads Berlin times), else UTC."""
 
     now: datetime | None = None
     absolute: bool = False
     pager: bool = True  # a table longer than the terminal goes through $PAGER (--no-pager: never)
+    zone: tzinfo | None = None
 
 
 DISPLAY = Display()
@@ -176,14 +181,22 @@ def relative(text: str, now: datetime | None = None) -> str:
     if abs(delta.total_seconds()) < 60:
         return "now"
     if abs(delta.days) >= 30:
-        return moment.date().isoformat()
+        return moment.astimezone(DISPLAY.zone or moment.tzinfo).date().isoformat()
     return f"{format_brief(delta)} ago" if delta.total_seconds() > 0 else f"in {format_brief(-delta)}"
+
+
+def local(text: str) -> str:
+    """An ISO 8601 UTC time in the display zone (`2026-12-01T17:28:44+01:00`), as is without one."""
+    if DISPLAY.zone is None:
+        return text
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment.astimezone(DISPLAY.zone).isoformat(timespec="seconds")
 
 
 def _shown_cell(value: Any, terminal: bool) -> str:
     text = visible(cell(value))
-    if terminal and not DISPLAY.absolute and isinstance(value, str) and _ISO.match(value):
-        return relative(value)
+    if terminal and isinstance(value, str) and _ISO.match(value):
+        return local(value) if DISPLAY.absolute else relative(value)
     return text
 
 
@@ -232,7 +245,7 @@ def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], out: TextI
         table.add_column(column, no_wrap=True, overflow="ellipsis", width=widths.get(column))
     at = [list(columns).index(c) for c in shown]
     for row in texts:
-        table.add_row(*(Text(row[i]) for i in at))
+        table.add_row(*(Text(row[i], style=_ALARM.get(row[i], "")) for i in at))
     if terminal and DISPLAY.pager and len(texts) + 2 > console.height:
         _page(console, table, out)
     else:
@@ -264,12 +277,17 @@ def write_record(record: Mapping[str, Any], fmt: str, *, raw: bool = False) -> N
     from rich.table import Table
     from rich.text import Text
 
+    terminal = sys.stdout.isatty()
+    console = Console(file=sys.stdout, width=None if terminal else 100_000, no_color="NO_COLOR" in os.environ)
     table = Table(box=None, show_header=False, pad_edge=False)
-    table.add_column(style="bold")
+    table.add_column(style="" if console.no_color else "bold")
     table.add_column(overflow="fold")
     for key, value in record.items():
-        table.add_row(Text(key), Text(visible(cell(value))))
-    Console(file=sys.stdout, width=None if sys.stdout.isatty() else 100_000).print(table)
+        text = visible(cell(value))
+        if terminal and isinstance(value, str) and _ISO.match(value):
+            text = local(value) if DISPLAY.absolute else f"{local(value)} ({relative(value)})"
+        table.add_row(Text(key), Text(text, style=_ALARM.get(text.split(",")[0], "")))
+    console.print(table)
 
 
 def on_terminal() -> bool:

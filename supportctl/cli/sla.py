@@ -314,9 +314,9 @@ def _human(row: dict) -> dict:
     """Tables are for people: overdue as a duration (negative: still to go)."""
     from datetime import timedelta
 
-    from supportctl.domain.durations import format_duration
+    from supportctl.domain.durations import format_brief
 
-    return dict(row, overdue=format_duration(timedelta(seconds=row["overdue_seconds"])))
+    return dict(row, overdue=format_brief(timedelta(seconds=row["overdue_seconds"])))
 
 
 def _summary(counts: Counter, at_risk: bool) -> str:

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from supportctl.cli.context import app_context
+from supportctl.cli.events import described
 from supportctl.cli.options import (
     MAX_COUNT,
+    MAX_ID,
     FormatOption,
     IdArgument,
     NewPriorityOption,
@@ -18,7 +20,7 @@ from supportctl.cli.options import (
     RawOption,
     with_ticket_filters,
 )
-from supportctl.cli.output import choose_format, note, stream, to_stdout, write_record, write_rows
+from supportctl.cli.output import choose_format, local, note, stream, to_stdout, write_record, write_rows
 from supportctl.domain.enums import Priority
 from supportctl.errors import InvalidInput
 from supportctl.services.tickets.columns import LIST_COLUMNS
@@ -184,19 +186,27 @@ def list_(
 
 def show(
     ctx: typer.Context,
-    ticket_id: IdArgument,
+    ticket_id: Annotated[int | None, typer.Argument(help="The ticket's id.", min=1, max=MAX_ID, metavar="[ID]",
+                                                    show_default=False)] = None,
+    external_id: Annotated[str | None, typer.Option(
+        "--external-id", metavar="KEY", help="The ticket with this external id (or sc-ID, as exports write it).")] = None,
     fmt: FormatOption = None,
 ) -> None:
     """Show every field of a ticket, its SLA state, comments and history.
 
     With SUPPORTCTL_READ_DATABASE_URL set, it reads from that server (e.g. a replica).
+
+    Example: supportctl ticket show --external-id ZD-1042
     """
     from supportctl.services.tickets import queries
 
-    from supportctl.services.tickets.columns import LIST_COLUMNS
-
+    if (ticket_id is None) == (external_id is None):
+        both = ", not both" if ticket_id is not None else ""
+        raise InvalidInput(f"give a ticket id or --external-id KEY{both}", hint="e.g. supportctl ticket show 42")
     app_ctx = app_context(ctx)
     with app_ctx.reading() as cursor:
+        if external_id is not None:
+            ticket_id = queries.by_external_id(cursor, external_id)
         row = queries.detail(cursor, ticket_id, app_ctx.now, list(LIST_COLUMNS))
     f = choose_format(fmt)
     if f in ("json", "ndjson"):
@@ -205,16 +215,27 @@ def show(
     comments, history = row.pop("comments"), row.pop("history")
     sla = row.pop("sla")
     for metric in ("response", "resolution", "next_reply"):
-        m = sla[metric]
-        if m["state"] is not None:  # next reply has none until the customer writes again
-            row[f"sla_{metric}"] = f"{m['state']}, due {m['due_at']}, {m['remaining_seconds']}s left"
+        if sla[metric]["state"] is not None:  # next reply has none until the customer writes again
+            row[f"sla_{metric}"] = _sla_line(sla[metric])
     write_record(row, f)
     if f == "table":
         typer.echo("\nComments:" if comments else "\nNo comments.")
         if comments:
             write_rows(comments, ["created_at", "author", "internal", "body"], f)
         typer.echo("\nHistory:")
-        write_rows(history, ["at", "actor", "kind", "from", "to"], f)
+        write_rows([{"at": e["at"], "event": described(e)} for e in history], ["at", "event"], f)
+
+
+def _sla_line(m: dict) -> str:
+    """`breached, due …, overdue by 2d4h`; `running, due …, 3h left`; `met, due …` (met: no clock)."""
+    from datetime import timedelta
+
+    from supportctl.domain.durations import format_brief
+
+    left = timedelta(seconds=m["remaining_seconds"])
+    clock = "" if m["state"] in ("met", "met_late") else (
+        f", overdue by {format_brief(-left)}" if m["state"] == "breached" else f", {format_brief(left)} left")
+    return f"{m['state']}, due {local(m['due_at'])}{clock}"
 
 
 def update(

@@ -115,11 +115,23 @@ def format_duration(td: timedelta) -> str:
 
 
 def format_brief(td: timedelta) -> str:
-    """The two largest units, for reports read at a glance: ``4h48m``, ``3d2h``, ``45m``
-    (the rest is dropped, not rounded: a wait of 3d2h59m is shown as 3d2h)."""
-    full = format_duration(td)
-    sign, body = ("-", full[1:]) if full.startswith("-") else ("", full)
-    return sign + "".join(re.findall(r"\d+[dhms]", body)[:2])
+    """How a person reads a span of time, everywhere it is shown (left, overdue, ago, waits):
+    the largest unit and the one below it when it is not zero: ``2d4h``, ``3d``, ``4h48m``,
+    ``45m``; seconds only under a minute (``40s``). The rest is dropped, not rounded: a wait
+    of 3d2h59m is 3d2h, which never claims more than has passed."""
+    if not isinstance(td, timedelta):
+        raise ValueError(f"expected a timedelta, got {type(td).__name__}")
+    seconds = int(td.total_seconds())
+    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+    if seconds < 60:
+        return f"{sign}{seconds}s" if seconds else "0m"
+    for n, (unit, size) in enumerate(_UNITS[:3]):
+        if seconds >= size:
+            text = f"{seconds // size}{unit}"
+            below, below_size = _UNITS[n + 1]
+            rest = seconds % size // below_size
+            return sign + text + (f"{rest}{below}" if rest and below != "s" else "")
+    raise AssertionError("unreachable: a minute or more always has a unit")
 
 
 def format_target(td: timedelta) -> str:

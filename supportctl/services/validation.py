@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
 
+from supportctl.domain.timestamps import iso_z
 from supportctl.errors import InvalidInput, NotFound
 
 E = TypeVar("E", bound=StrEnum)
@@ -52,6 +54,13 @@ def positive(value: int, what: str) -> int:
 
 def no_ticket(ticket_id: int) -> NotFound:
     return NotFound(f"no ticket {ticket_id}", hint="see `supportctl ticket list`")
+
+
+def not_yet(ticket_id: int, created_at: datetime, now: datetime) -> None:
+    """A read at a --now before the ticket existed would show a future it has not had: said instead."""
+    if now < created_at:
+        raise InvalidInput(f"--now {iso_z(now)} is before ticket {ticket_id} was created ({iso_z(created_at)})",
+                           hint="there is nothing to show of a ticket before it exists")
 
 
 def no_agent(address: str) -> NotFound:

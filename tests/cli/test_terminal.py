@@ -20,11 +20,14 @@ SUPPORTCTL = [sys.executable, "-m", "supportctl"]
 _ESCAPES = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def on_terminal(args: list[str], columns: int = 80, pager: str = "cat") -> tuple[int, list[str]]:
-    """supportctl ARGS on a pseudo-terminal of `columns` x 24: (exit code, the lines it showed)."""
+def on_terminal(args: list[str], columns: int = 80, pager: str = "cat", colour: bool = False,
+                escapes: bool = False) -> tuple[int, list[str]]:
+    """supportctl ARGS on a pseudo-terminal of `columns` x 24: (exit code, the lines it showed,
+    colour escapes taken out unless `escapes`)."""
     main, side = pty.openpty()
     fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    env = {**os.environ, "PAGER": pager, "NO_COLOR": "1"}
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env.update({"PAGER": pager, "TERM": "xterm-256color", **({} if colour else {"NO_COLOR": "1"})})
     process = subprocess.Popen([*SUPPORTCTL, "--now", NOW.isoformat(), *args], stdin=side, stdout=side,
                                stderr=side, env=env, close_fds=True)
     os.close(side)
@@ -38,7 +41,8 @@ def on_terminal(args: list[str], columns: int = 80, pager: str = "cat") -> tuple
             break
         shown += chunk
     os.close(main)
-    return process.wait(timeout=60), _ESCAPES.sub("", shown.decode()).replace("\r", "").splitlines()
+    text = shown.decode().replace("\r", "")
+    return process.wait(timeout=60), (text if escapes else _ESCAPES.sub("", text)).splitlines()
 
 
 def a_queue(cli):
@@ -233,3 +237,56 @@ def test_agent_customer_and_notify_lists_take_a_limit_and_say_how_many_there_are
     # The outbox oldest first: the mails of tickets 3, 2, 1, in the order they were queued.
     rows = run(cli, "notify list --format json").stdout
     assert [int(x) for x in re.findall(r'"ticket_id":(\d+)', rows)] == [3, 2, 1]
+
+
+def test_breached_is_red_at_risk_yellow_and_no_color_means_none(cli):
+    a_queue(cli)
+    create(cli, title="Due soon", priority="high", now=NOW - timedelta(hours=23))  # 1h of its 24h left
+    _, lines = on_terminal(["sla", "breaches", "--at-risk", "2h"], columns=160, colour=True, escapes=True)
+    assert "\x1b[31mbreached" in "\n".join(lines) and "\x1b[33mat_risk" in "\n".join(lines)
+    _, lines = on_terminal(["sla", "breaches", "--at-risk", "2h"], columns=160, escapes=True)
+    assert not any("\x1b[" in line for line in lines)  # NO_COLOR: no colour, no bold
+    assert "\x1b" not in run(cli, "sla breaches").stdout  # nor on a pipe
+
+
+def test_one_duration_format_and_times_in_the_calendars_zone(cli):
+    ticket = create(cli, priority="high", now=NOW - timedelta(hours=50, minutes=7, seconds=8))
+    _, lines = on_terminal(["sla", "breaches", "--metric", "resolution"], columns=160)
+    # due 24h after creation, so overdue by 50h7m8s - 24h = 26h7m8s: 1d2h, the minutes dropped
+    assert lines[1].split()[:2] == [str(ticket), "high"] and " 1d2h " in lines[1], lines
+    csv = run(cli, "sla breaches --metric resolution --format csv").stdout.splitlines()
+    assert csv[1].endswith(",94028")  # data formats keep seconds: 26 * 3600 + 7 * 60 + 8
+    _, shown = on_terminal(["ticket", "show", str(ticket)], columns=160)
+    assert any(re.fullmatch(r"sla_resolution +breached, due 2026-11-22T07:52:52Z, overdue by 1d2h", line.rstrip())
+               for line in shown), shown
+    run(cli, ["sla", "calendar", "set", "--timezone", "Europe/Berlin", "--hours", "mon-sun 00:00-24:00"])
+    _, lines = on_terminal(["--absolute", "ticket", "list"], columns=200)
+    assert "2026-11-21T08:52:52+01:00" in lines[1]  # 07:52:52Z in Berlin, winter time
+    assert "2026-11-21T07:52:52Z" in run(cli, "ticket list").stdout  # a pipe stays UTC
+
+
+def test_history_reads_in_words(cli):
+    run(cli, ["agent", "add", "sam@support.example", "--name", "Sam"])
+    ticket = create(cli, now=NOW - timedelta(hours=3))
+    run(cli, ["--actor", "lead", "ticket", "assign", str(ticket), "--to", "sam@support.example"],
+        now=NOW - timedelta(hours=2))
+    run(cli, ["--actor", "sam", "ticket", "update", str(ticket), "--status", "pending"], now=NOW - timedelta(hours=1))
+    _, lines = on_terminal(["ticket", "show", str(ticket)], columns=120)
+    history = [line.rstrip() for line in lines[lines.index("History:") + 2:] if line]
+    assert history[0].startswith("3h ago") and history[0].split(None, 2)[2].startswith("created by ")
+    assert history[1:] == ["2h ago  assigned to sam@support.example by lead",
+                           "1h ago  status open → pending by sam"]
+
+
+def test_show_by_external_id_and_a_now_before_the_ticket(cli):
+    ticket = create(cli, "--external-id", "ZD-1042")
+    other = create(cli)
+    [row] = json.loads(run(cli, "ticket show --external-id ZD-1042 --format json").stdout)
+    assert row["id"] == ticket
+    [row] = json.loads(run(cli, f"ticket show --external-id sc-{other} --format json").stdout)
+    assert row["id"] == other  # how an export writes a ticket without an external id
+    assert "no ticket with external id 'ZD-9'" in run(cli, "ticket show --external-id ZD-9", code=3).stderr
+    assert "not both" in run(cli, f"ticket show {ticket} --external-id ZD-1042", code=2).stderr
+    for args in (f"ticket show {ticket}", f"sla explain {ticket}"):
+        refused = run(cli, args, code=2, now=NOW - timedelta(days=1))
+        assert f"is before ticket {ticket} was created (2026-11-23T10:00:00Z)" in refused.stderr

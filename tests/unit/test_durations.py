@@ -113,6 +113,10 @@ def test_formatted_duration_parses_back_to_the_same_value(seconds):
     (timedelta(days=7), "7d"),
     (timedelta(0), "0m"),
     (-timedelta(hours=1, minutes=1, seconds=40), "-1h1m"),
+    (timedelta(days=1, minutes=30), "1d"),  # the unit below days is hours, and it is zero
+    (timedelta(hours=22, seconds=1), "22h"),
+    (timedelta(minutes=45, seconds=30), "45m"),  # seconds only under a minute
+    (timedelta(seconds=40), "40s"),
 ])
-def test_brief_durations_keep_the_two_largest_units(td, text):
+def test_brief_durations_keep_the_largest_unit_and_the_next(td, text):
     assert format_brief(td) == text

@@ -29,6 +29,7 @@ def explain(cursor: Any, ticket_id: int, now: datetime) -> Explanation:
     if row is None:
         raise validation.no_ticket(ticket_id)
     ticket = SimpleNamespace(**dict(zip((*_FIELDS, "tier", "company"), row)))
+    validation.not_yet(ticket_id, ticket.created_at, now)
     book = Book.read(cursor)
     policy = book.policies[ticket.sla_policy_id]
     clock = book.clock_of(ticket)

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from supportctl.db.query import Column, Kind, Query, fetch
-from supportctl.errors import InvalidInput
+from supportctl.errors import InvalidInput, NotFound
 from supportctl.services import validation
 from supportctl.services.sla import state
 from supportctl.services.sla.policy import Book
@@ -107,9 +107,27 @@ def one(cursor: Any, ticket_id: int, now: datetime, columns: list[str]) -> dict:
     return ticket
 
 
+def key_sql(key: str) -> str:
+    """SQL for the ticket an external id names: the one that carries it, else, for `sc-<id>` (how
+    an export writes a ticket that has none), ticket <id> if it has no external id of its own."""
+    return f"""coalesce((SELECT t.id FROM tickets t WHERE t.external_id = {key}),
+    (SELECT t.id FROM tickets t WHERE t.external_id IS NULL AND t.id = CASE
+        WHEN {key} ~ '^sc-[0-9]{{1,18}}$' THEN substr({key}, 4)::bigint END))"""
+
+
+def by_external_id(cursor: Any, external_id: str) -> int:
+    """The id of the ticket with this external id (or `sc-<id>`), or NotFound."""
+    cursor.execute(f"SELECT {key_sql('%(key)s')}", {"key": external_id})
+    [ticket_id] = cursor.fetchone()
+    if ticket_id is None:
+        raise NotFound(f"no ticket with external id {external_id!r}", hint="see `supportctl ticket list`")
+    return ticket_id
+
+
 def detail(cursor: Any, ticket_id: int, now: datetime, columns: list[str]) -> dict:
     """One ticket as `ticket show` has it: `columns`, then its comments and history."""
-    ticket = one(cursor, ticket_id, now, columns)
+    ticket = one(cursor, ticket_id, now, columns)  # columns hold created_at
+    validation.not_yet(ticket_id, datetime.fromisoformat(ticket["created_at"]), now)
     comments = Query((Column("id", "id", Kind.NUMBER), Column("author", "author_email"), Column("author_kind", "author_kind"),
                       Column("internal", "internal", Kind.BOOL), Column("body", "body"),
                       Column("created_at", "created_at", Kind.TIME)),

@@ -34,7 +34,7 @@ from supportctl.services.notify import outbox
 from supportctl.services.sla.policy import Book, match_sql
 from supportctl.services.sla.recompute import recompute
 from supportctl.services.teams.routing import route_sql
-from supportctl.services.tickets import changes
+from supportctl.services.tickets import changes, queries
 from supportctl.services.transfer import reading
 from supportctl.services.transfer.mapping import Mapping
 from supportctl.services.transfer.reading import MAX_FIELD, STATE, Outcome, Stage
@@ -181,9 +181,7 @@ UPDATE import_rows r SET
 """
 # The ticket a row names: its external id's, or the ticket `sc-<id>` names if that one has
 # no external id of its own (a supportctl export's row: §17).
-_TICKET_OF = """coalesce((SELECT t.id FROM tickets t WHERE t.external_id = r.external_id),
-    (SELECT t.id FROM tickets t WHERE t.external_id IS NULL AND t.id = CASE
-        WHEN r.external_id ~ '^sc-[0-9]{1,18}$' THEN substr(r.external_id, 4)::bigint END))"""
+_TICKET_OF = queries.key_sql("r.external_id")
 _NEW = f"{_TICKET_OF} IS NULL"
 _IN_BATCH = "r.line BETWEEN :first AND :last"
 _COUNT = f"""
