@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from supportctl.constants import EnvVars
-from supportctl.errors import InvalidInput
+from supportctl.errors import InvalidInput, unreadable
 
 # Query-string keys that carry secrets in libpq URLs.
 _SECRET_KEYS = {"password", "sslpassword", "passfile", "sslkey"}
@@ -45,8 +45,10 @@ def read_config_file(path: Path | None = None) -> dict:
             values = tomllib.load(fh)
     except FileNotFoundError:
         return {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise InvalidInput(f"cannot read config file {path}: {exc}", hint="fix or remove it") from exc
+    except OSError as exc:
+        raise InvalidInput(unreadable(f"config file {path}", exc).message, hint="fix or remove it") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"config file {path} is not valid TOML: {exc}", hint="fix or remove it") from exc
     unknown = sorted(set(values) - set(CONFIG_KEYS))
     if unknown:
         sys.stderr.write(f"supportctl: warning: config file {path}: unknown key{'s' if len(unknown) > 1 else ''} "

@@ -53,3 +53,28 @@ class SchemaOutdated(DatabaseUnavailable):
 class LockBusy(SupportctlError):
     exit_code = 6
 
+
+
+def unreadable(what: str, exc: Exception) -> InvalidInput:
+    """`cannot read nope.txt: no such file or directory`: an OSError or a decoding error in our
+    words, never Python's (`[Errno 2] …`, `'utf-8' codec can't decode …`)."""
+    if isinstance(exc, UnicodeDecodeError):
+        reason = f"byte 0x{exc.object[exc.start]:02x} at position {exc.start + 1} is not UTF-8 (save it as UTF-8)"
+    elif isinstance(exc, OSError) and exc.strerror:
+        reason = exc.strerror[0].lower() + exc.strerror[1:]
+    else:
+        reason = str(exc)
+    return InvalidInput(f"cannot read {what}: {reason}")
+
+
+# The csv module's complaints, in words a person fixing a spreadsheet export can act on.
+_CSV_WORDS = {
+    "new-line character seen in unquoted field": "a line break (a lone CR) inside a field that is not quoted",
+    "field larger than field limit": "a field longer than the largest field allowed",
+    "line contains NUL": "a NUL byte",
+}
+
+
+def csv_words(exc: Exception) -> str:
+    text = str(exc)
+    return next((words for start, words in _CSV_WORDS.items() if text.startswith(start)), text)

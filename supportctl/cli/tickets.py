@@ -22,17 +22,22 @@ from supportctl.cli.options import (
 )
 from supportctl.cli.output import choose_format, local, note, stream, to_stdout, write_record, write_rows
 from supportctl.domain.enums import Priority
-from supportctl.errors import InvalidInput
+from supportctl.errors import InvalidInput, unreadable
 from supportctl.services.tickets.columns import LIST_COLUMNS
 
 if TYPE_CHECKING:
     from supportctl.services.tickets.filters import TicketFilter
 
 
-def read_text(value: str | None, path: str | None, what: str) -> str | None:
-    """Text from --X, or from --X-file FILE, or from stdin with --X-file -."""
-    if value is not None and path is not None:
-        raise InvalidInput(f"give --{what} or --{what}-file, not both")
+EditOption = Annotated[bool, typer.Option("--edit", "-e", help="Write the text in $VISUAL or $EDITOR (default vi).")]
+
+
+def read_text(value: str | None, path: str | None, what: str, edit: bool = False) -> str | None:
+    """Text from --X, or from --X-file FILE, or from stdin with --X-file -, or from the editor (-e)."""
+    if (value is not None) + (path is not None) + edit > 1:
+        raise InvalidInput(f"give one of --{what}, --{what}-file and --edit")
+    if edit:
+        return _edited(what)
     if path is None:
         return value
     from supportctl.services.tickets.changes import MAX_TEXT
@@ -49,7 +54,36 @@ def read_text(value: str | None, path: str | None, what: str) -> str | None:
                                f"a {what} holds at most {MAX_TEXT // 2**20} MB")
         return data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read --{what}-file {path}: {exc}") from exc
+        raise unreadable(f"--{what}-file {path}", exc) from exc
+
+
+def _edited(what: str) -> str:
+    """What the person wrote in their editor; nothing written is a change of mind (exit 2)."""
+    import os
+    import shlex
+    import subprocess
+    import tempfile
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise InvalidInput("--edit needs a terminal", hint=f"give --{what} TEXT or --{what}-file FILE")
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    with tempfile.TemporaryDirectory(prefix="supportctl-") as directory:
+        path = os.path.join(directory, f"{what}.txt")
+        open(path, "w").close()
+        try:
+            done = subprocess.run([*shlex.split(editor), path], check=False)
+        except OSError as exc:
+            raise InvalidInput(f"cannot run the editor {editor!r}: {exc.strerror}", hint="set $EDITOR") from exc
+        if done.returncode != 0:
+            raise InvalidInput(f"the editor {editor!r} exited with {done.returncode}; nothing was written")
+        with open(path, "rb") as fh:
+            try:
+                text = fh.read().decode("utf-8").strip()
+            except UnicodeDecodeError as exc:
+                raise unreadable(f"the {what} written", exc) from exc
+    if not text:
+        raise InvalidInput(f"the {what} is empty; nothing was written")
+    return text
 
 
 def pick_columns(requested: str | None, fmt: str) -> list[str]:
@@ -62,14 +96,6 @@ def pick_columns(requested: str | None, fmt: str) -> list[str]:
     return columns.pick(requested, columns.LIST_COLUMNS, default.get(fmt, columns.DEFAULT_COLUMNS))
 
 
-def compact_sla(row: dict) -> dict:
-    """For tables: the SLA as 'response state / resolution state'."""
-    sla = row.get("sla")
-    if isinstance(sla, dict):
-        row = dict(row, sla=f"{sla['response']['state']}/{sla['resolution']['state']}")
-    return row
-
-
 def create(
     ctx: typer.Context,
     title: Annotated[str, typer.Option("--title", help="One line saying what is wrong.")],
@@ -78,6 +104,7 @@ def create(
     description_file: Annotated[
         str | None, typer.Option("--description-file", help="Read the description from FILE, or stdin with -.")
     ] = None,
+    edit: EditOption = False,
     priority: PriorityChoice = Priority.MEDIUM,
     category: Annotated[str | None, typer.Option("--category", help="Free-form category, e.g. billing.")] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="A tag; repeat for several.")] = None,
@@ -111,7 +138,7 @@ def create(
     if assign is not None and auto_assign:
         raise InvalidInput("give --assign EMAIL or --auto-assign, not both")
     app_ctx = app_context(ctx)
-    text = read_text(description, description_file, "description") or ""
+    text = read_text(description, description_file, "description", edit) or ""
     assigned_to, row = None, None
     with app_ctx.transaction() as session:
         created = changes.create(
@@ -140,11 +167,11 @@ def _written(session, ticket_id: int, now, fmt: str) -> dict:
     from supportctl.db.database import cursor_of
     from supportctl.services.tickets import queries
 
-    return queries.one(cursor_of(session), ticket_id, now, pick_columns(None, fmt))
+    return queries.one(cursor_of(session), ticket_id, now, pick_columns(None, fmt), sla_text=fmt in ("table", "tsv"))
 
 
 def _print_written(row: dict, fmt: str) -> None:
-    write_rows([compact_sla(row)] if fmt == "table" else [row], pick_columns(None, fmt), fmt)
+    write_rows([row], pick_columns(None, fmt), fmt)
 
 
 @with_ticket_filters
@@ -171,12 +198,13 @@ def list_(
     f = choose_format(fmt)
     chosen = pick_columns(columns, f)
     with app_ctx.reading() as cursor:
-        page = queries.listing(cursor, filters, app_ctx.now, chosen, sort=sort, limit=limit)
+        page = queries.listing(cursor, filters, app_ctx.now, chosen, sort=sort, limit=limit,
+                               sla_text=f in ("table", "tsv"))
         if page.streams and f != "table":
             shown = to_stdout(lambda out: stream(cursor, page.query, f, out, raw=raw))
         else:
             rows = page.rows(cursor)
-            write_rows([compact_sla(r) for r in rows] if f == "table" else rows, chosen, f, raw=raw)
+            write_rows(rows, chosen, f, raw=raw)
             shown = len(rows)
         total = queries.count(cursor, filters, app_ctx.now) if limit and shown == limit else shown
     if total > shown:
@@ -292,6 +320,7 @@ def comment(
     ticket_id: IdArgument,
     body: Annotated[str | None, typer.Option("--body", help="The comment text.")] = None,
     body_file: Annotated[str | None, typer.Option("--body-file", help="Read the text from FILE, or stdin with -.")] = None,
+    edit: EditOption = False,
     author: Annotated[str | None, typer.Option("--author", help="Agent or customer email. Default: the actor, if it is one.")] = None,
     internal: Annotated[bool, typer.Option("--internal", help="Visible to agents only (not a first response).")] = False,
 ) -> None:
@@ -302,9 +331,9 @@ def comment(
     from supportctl.services.tickets import changes
 
     app_ctx = app_context(ctx)
-    text = read_text(body, body_file, "body")
+    text = read_text(body, body_file, "body", edit)
     if text is None:
-        raise InvalidInput("give --body TEXT or --body-file FILE (- for stdin)")
+        raise InvalidInput("give --body TEXT, --body-file FILE (- for stdin) or -e for your editor")
     with app_ctx.transaction() as session:
         comment_id = changes.comment(session, app_ctx.now, app_ctx.actor, ticket_id, body=text, author=author,
                                      internal=internal)

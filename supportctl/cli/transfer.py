@@ -11,7 +11,7 @@ import typer
 from supportctl.cli.context import app_context
 from supportctl.cli.options import ExportFormat, RawOption, with_ticket_filters
 from supportctl.cli.output import Progress, atomic_file, note, stream, to_stdout
-from supportctl.errors import InvalidInput
+from supportctl.errors import InvalidInput, unreadable
 from supportctl.services.tickets.columns import EXPORT_COLUMNS
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ def import_(
     try:
         handle = sys.stdin.buffer if source == "-" else open(source, "rb")
     except OSError as exc:
-        raise InvalidInput(f"cannot read {source}: {exc.strerror}") from exc
+        raise unreadable(source, exc) from exc
     bar = Progress("importing") if sys.stderr.isatty() else None
 
     def shown(done: int, total: int) -> None:
@@ -155,7 +155,7 @@ def import_(
             note(problem)
         raise
     except OSError as exc:
-        raise InvalidInput(f"cannot read {source}: {exc.strerror or exc}") from exc
+        raise unreadable(source, exc) from exc
     finally:
         if bar is not None:
             bar.clear()

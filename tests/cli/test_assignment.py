@@ -317,6 +317,8 @@ def test_create_with_auto_assign_and_everyone_full_creates_nothing(cli):
     result = cli("ticket create --title Hi --customer ana@example.com --auto-assign")
     assert result.exit_code == 4
     assert "at capacity" in result.stderr
+    # the refusal names no ticket: the id it drew belongs to no ticket
+    assert result.stderr.startswith("supportctl: error: cannot assign the new ticket, so none was created:")
     assert len(json.loads(cli("ticket list --format json").stdout)) == 1
 
 

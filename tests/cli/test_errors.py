@@ -96,3 +96,27 @@ def test_a_bare_command_group_prints_its_help_and_exits_0(args):
     assert result.exit_code == 0
     assert result.stdout.startswith(f"Usage: supportctl {' '.join(args)}".rstrip() + " [OPTIONS] COMMAND")
     assert result.stderr == ""
+
+
+def test_unreadable_files_are_said_in_supportctls_words(cli, tmp_path):
+    from tests.helpers import run
+
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes(b"caf\xe9\n")
+    lone_cr = tmp_path / "lone-cr.csv"
+    lone_cr.write_bytes(b'title,customer_email\r"a\rb",x@example.com\r\n')
+    create = "ticket create --title T --customer ana@example.com --description-file"
+    for args, said in (
+        (f"{create} {tmp_path / 'nope.txt'}", f"cannot read --description-file {tmp_path / 'nope.txt'}: "
+                                              "no such file or directory"),
+        (f"{create} {latin}", f"cannot read --description-file {latin}: byte 0xe9 at position 4 is not UTF-8"),
+        (f"ticket import {tmp_path}", f"cannot read {tmp_path}: is a directory"),
+        (f"ticket import {lone_cr}", "not a CSV header: a line break (a lone CR) inside a field that is not quoted"),
+        (f"ticket import {lone_cr} --map {tmp_path / 'nope.toml'}",
+         f"cannot read --map {tmp_path / 'nope.toml'}: no such file or directory"),
+    ):
+        stderr = run(cli, args, code=2).stderr
+        assert said in stderr and stderr.count("\n") == 1, stderr
+        for leak in ("Errno", "codec", "universal-newline", "No such file"):
+            assert leak not in stderr, stderr
+    assert run(cli, "ticket list --format json").stdout == "[]\n"

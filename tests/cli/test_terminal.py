@@ -21,12 +21,12 @@ _ESCAPES = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def on_terminal(args: list[str], columns: int = 80, pager: str = "cat", colour: bool = False,
-                escapes: bool = False) -> tuple[int, list[str]]:
+                escapes: bool = False, **env: str) -> tuple[int, list[str]]:
     """supportctl ARGS on a pseudo-terminal of `columns` x 24: (exit code, the lines it showed,
     colour escapes taken out unless `escapes`)."""
     main, side = pty.openpty()
     fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env = {**{k: v for k, v in os.environ.items() if k != "NO_COLOR"}, **env}
     env.update({"PAGER": pager, "TERM": "xterm-256color", **({} if colour else {"NO_COLOR": "1"})})
     process = subprocess.Popen([*SUPPORTCTL, "--now", NOW.isoformat(), *args], stdin=side, stdout=side,
                                stderr=side, env=env, close_fds=True)
@@ -85,6 +85,11 @@ def test_a_pipe_gets_the_table_columns_as_real_tsv(cli):
     # `cut -f2`: exactly the titles, one a line, tab, newline and backslash escaped, nothing quoted.
     assert [line.split("\t")[1] for line in piped[1:]] == ["back\\\\slash", "two\\nlines", "tab\\there",
                                                           'Button says "Save" twice']
+    # the sla column reads as on screen, response/resolution (the object is for json), with or
+    # without a business-hours calendar (computed in SQL, then in Python)
+    assert {line.split("\t")[4] for line in piped[1:]} == {"running/running"}
+    run(cli, ["sla", "calendar", "set", "--timezone", "UTC", "--hours", "mon-fri 09:00-17:00"])
+    assert {line.split("\t")[4] for line in run(cli, "ticket list").stdout.splitlines()[1:]} == {"running/running"}
 
 
 def test_a_broken_pipe_is_exit_0_and_a_log_reads_in_order(cli, engine, database_url):
@@ -290,3 +295,24 @@ def test_show_by_external_id_and_a_now_before_the_ticket(cli):
     for args in (f"ticket show {ticket}", f"sla explain {ticket}"):
         refused = run(cli, args, code=2, now=NOW - timedelta(days=1))
         assert f"is before ticket {ticket} was created (2026-11-23T10:00:00Z)" in refused.stderr
+
+
+def test_e_writes_the_description_and_the_comment_in_the_editor(cli):
+    editor = "sh -c 'printf \"Written in the editor\\n\\n\" > \"$1\"' editor"
+    code, lines = on_terminal(["ticket", "create", "--title", "T", "--customer", "ana@example.com", "-e"],
+                              EDITOR=editor)
+    assert code == 0, lines
+    ticket = int(lines[-1])
+    code, lines = on_terminal(["ticket", "comment", str(ticket), "-e", "--author", "ana@example.com"], EDITOR=editor)
+    assert code == 0, lines
+    [row] = json.loads(run(cli, f"ticket show {ticket} --format json").stdout)
+    assert row["description"] == "Written in the editor"
+    assert [c["body"] for c in row["comments"]] == ["Written in the editor"]
+    code, lines = on_terminal(["ticket", "create", "--title", "T", "--customer", "ana@example.com", "-e"],
+                              EDITOR="true")  # saved nothing
+    assert code == 2 and "the description is empty; nothing was written" in lines[-1]
+    refused = run(cli, "ticket create --title T --customer ana@example.com -e", code=2)  # no terminal here
+    assert "--edit needs a terminal" in refused.stderr
+    assert "give one of --body, --body-file and --edit" in run(cli, f"ticket comment {ticket} -e --body x",
+                                                               code=2).stderr
+    assert len(json.loads(run(cli, "ticket list --format json").stdout)) == 1

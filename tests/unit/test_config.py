@@ -37,7 +37,12 @@ def test_a_broken_config_file_is_invalid_input(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     (tmp_path / "supportctl").mkdir()
     (tmp_path / "supportctl" / "config.toml").write_text("database_url = \n")
-    with pytest.raises(InvalidInput, match="cannot read config file"):
+    path = tmp_path / "supportctl" / "config.toml"
+    with pytest.raises(InvalidInput, match=f"config file {path} is not valid TOML"):
+        resolve(database_url=None, from_env=False, actor="a", now=None, debug=False)
+    path.unlink()
+    path.mkdir()  # there, but not a file
+    with pytest.raises(InvalidInput, match=f"cannot read config file {path}: is a directory"):
         resolve(database_url=None, from_env=False, actor="a", now=None, debug=False)
 
 

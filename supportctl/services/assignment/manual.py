@@ -53,15 +53,16 @@ def assign_to(session: Session, now: datetime, actor: str, ticket_id: int, email
 
 
 def assign_auto(session: Session, now: datetime, actor: str, ticket_id: int,
-                strategy: str = Strategy.ROUND_ROBIN.value) -> tuple[Assignment, list[str]]:
-    """`ticket assign ID --auto`: whoever's turn it is; an assigned ticket may change hands."""
+                strategy: str = Strategy.ROUND_ROBIN.value, *, named: str | None = None) -> tuple[Assignment, list[str]]:
+    """`ticket assign ID --auto`: whoever's turn it is; an assigned ticket may change hands.
+    A refusal names the ticket as `named` says, else by its id."""
     chosen = validation.choice(Strategy, strategy, "--strategy")
     ticket = _assignable(session, ticket_id)
     try:
         teams = {ticket.team_id} if ticket.team_id is not None else set()
         candidate = lock_pool(cursor_of(session), now, teams).choose(chosen, ticket.priority, ticket.team_id)
     except NoEligibleAgent as exc:
-        raise NoEligibleAgent(f"cannot assign ticket {ticket.id}: {exc.message}", hint=exc.hint) from None
+        raise NoEligibleAgent(f"cannot assign {named or f'ticket {ticket.id}'}: {exc.message}", hint=exc.hint) from None
     if ticket.assignee_id == candidate.id:
         return _unchanged(ticket, chosen), [f"ticket {ticket.id} stays with {candidate.email}: it is their turn"]
     return _give(session, now, actor, ticket, candidate.id, chosen), []
@@ -100,4 +101,6 @@ def assign_new(session: Session, now: datetime, actor: str, ticket_id: int, *, t
     """`ticket create --assign/--auto-assign`, in the create's transaction."""
     if to is not None:
         return assign_to(session, now, actor, ticket_id, to)
-    return assign_auto(session, now, actor, ticket_id, strategy or Strategy.ROUND_ROBIN.value)
+    # the create rolls back with the refusal: its id was drawn, but no ticket has it
+    return assign_auto(session, now, actor, ticket_id, strategy or Strategy.ROUND_ROBIN.value,
+                       named="the new ticket, so none was created")

@@ -71,9 +71,10 @@ class Listing:
 
 
 def listing(cursor: Any, f: TicketFilter, now: datetime, columns: list[str], *, sort: str = "-created_at",
-            limit: int = 0) -> Listing:
+            limit: int = 0, sla_text: bool = False) -> Listing:
     """The tickets `f` picks with `columns` (names of tickets/columns.py), in `sort` order, at most `limit`
-    (0: all). Every value is checked before any row is read."""
+    (0: all). Every value is checked before any row is read. With `sla_text` the sla column is
+    what a person reads in a table or a pipe, `met/running` (response/resolution), not the object."""
     if limit < 0:
         raise InvalidInput("--limit must be 0 (all) or more")
     where, params = filters.where(cursor, f, now)
@@ -83,12 +84,15 @@ def listing(cursor: Any, f: TicketFilter, now: datetime, columns: list[str], *, 
     for name in columns:
         if name != "sla":
             selected.append(FIELDS[name])
+        elif not state.needs_python(book) and sla_text:
+            selected.append(Column("sla", f"(SELECT (s->'response'->>'state') || '/' || (s->'resolution'->>'state') "
+                                          f"FROM (SELECT {state.sla_sql(book)} AS s) AS x)"))
         elif not state.needs_python(book):
             selected.append(Column("sla", state.sla_sql(book), Kind.JSON))
         else:  # the inputs, turned into the state in Python
             inputs = ", ".join(f"'{n}', t.{n}" for n in state.INPUTS)
             selected.append(Column("sla", f"json_build_object({inputs})", Kind.JSON))
-            compute = _python_sla(book, now)
+            compute = _python_sla(book, now, sla_text)
     return Listing(Query(tuple(selected), f"{FROM} {where}", params, order), compute)
 
 
@@ -99,9 +103,10 @@ def count(cursor: Any, f: TicketFilter, now: datetime) -> int:
     return cursor.fetchone()[0]
 
 
-def one(cursor: Any, ticket_id: int, now: datetime, columns: list[str]) -> dict:
+def one(cursor: Any, ticket_id: int, now: datetime, columns: list[str], *, sla_text: bool = False) -> dict:
     """One ticket with `columns`, or NotFound."""
-    [ticket] = listing(cursor, TicketFilter(ids=(ticket_id,)), now, columns, sort="id").rows(cursor) or [None]
+    found = listing(cursor, TicketFilter(ids=(ticket_id,)), now, columns, sort="id", sla_text=sla_text)
+    [ticket] = found.rows(cursor) or [None]
     if ticket is None:
         raise validation.no_ticket(ticket_id)
     return ticket
@@ -146,14 +151,14 @@ class _Fields:
             setattr(self, name, datetime.fromisoformat(value) if name in _STAMPS and value else value)
 
 
-def _python_sla(book: Book, now: datetime) -> Callable[[list[dict]], list[dict]]:
+def _python_sla(book: Book, now: datetime, text: bool) -> Callable[[list[dict]], list[dict]]:
     def compute(rows: list[dict]) -> list[dict]:
         from supportctl.domain.timestamps import iso_z
 
         for row in rows:
             fields = _Fields(row["sla"])
             metrics = state.sla_state(fields, book.clock_of(fields), now)
-            row["sla"] = {m: {**v, "due_at": iso_z(v["due_at"]) if v["due_at"] else None}
-                          for m, v in metrics.items()}
+            row["sla"] = f"{metrics['response']['state']}/{metrics['resolution']['state']}" if text else {
+                m: {**v, "due_at": iso_z(v["due_at"]) if v["due_at"] else None} for m, v in metrics.items()}
         return rows
     return compute

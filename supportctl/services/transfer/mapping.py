@@ -26,7 +26,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from supportctl.errors import InvalidInput
+from supportctl.errors import InvalidInput, unreadable
 
 TAG_SEPARATOR = ";"
 
@@ -62,7 +62,7 @@ def load(path: str, known: tuple[str, ...]) -> Mapping:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise InvalidInput(f"--map: cannot read {path}: {exc.strerror or exc}") from exc
+        raise unreadable(f"--map {path}", exc) from exc
     try:
         source = data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from supportctl.config import EARLIEST_NOW, parse_timestamp
 from supportctl.db.database import cursor_of
-from supportctl.errors import InvalidInput
+from supportctl.errors import InvalidInput, csv_words
 from supportctl.services.tickets import changes
 from supportctl.services.tickets.columns import EXPORT_COLUMNS
 from supportctl.services.transfer.mapping import Mapping
@@ -162,7 +162,7 @@ def _header(reader, name: str, mapping: Mapping, outcome: Outcome) -> list[str]:
     except StopIteration:
         raise InvalidInput(f"{name} is empty; the first line must name the columns, e.g. title,customer_email") from None
     except csv.Error as exc:
-        raise InvalidInput(f"{name}: line 1: not a CSV header: {exc}",
+        raise InvalidInput(f"{name}: line 1: not a CSV header: {csv_words(exc)}",
                            hint="for NDJSON give --format ndjson") from exc
     columns = [mapping.column(c).strip().lower() for c in header]
     known = set(CELLS + IGNORED)
@@ -208,7 +208,7 @@ def read_csv(stage: Stage, stream: BinaryIO, name: str, now: datetime, outcome: 
             break
         except csv.Error as exc:
             outcome.rows += 1
-            outcome.bad(line, f"row: malformed CSV ({exc}); reading stopped here")
+            outcome.bad(line, f"row: malformed CSV ({csv_words(exc)}); reading stopped here")
             break
         if not cells or cells == [""]:  # a blank line
             continue
