@@ -1,4 +1,4 @@
-"""Shell completion of values that live in the database: agent emails, team slugs.
+"""Shell completion of values that live in the database: agent emails, team slugs, ticket ids.
 
 Called by the shell (`supportctl --install-completion`) while a word is being typed, so
 it must be quick and quiet: one indexed query over psycopg2, and on any failure (no
@@ -12,6 +12,9 @@ import os
 _QUERIES = {
     "agents": "SELECT email FROM agents WHERE active AND email LIKE %s ORDER BY email LIMIT 50",
     "teams": "SELECT slug FROM teams WHERE active AND slug LIKE %s ORDER BY slug LIMIT 50",
+    # the tickets being worked, newest first, each with its title (zsh and fish show it)
+    "tickets": "SELECT id::text, left(title, 60) FROM tickets WHERE status NOT IN ('resolved', 'closed') "
+               "AND id::text LIKE %s ORDER BY id DESC LIMIT 50",
 }
 
 
@@ -26,7 +29,7 @@ def _values(kind: str, incomplete: str) -> list[str]:
         with Snapshot(settings) as cursor:
             cursor.execute(_QUERIES[kind], (incomplete.replace("\\", "\\\\").replace("%", r"\%")
                                             .replace("_", r"\_") + "%",))
-            return [value for (value,) in cursor.fetchall()]
+            return [value if len(value) > 1 else value[0] for value in cursor.fetchall()]
     except Exception:  # completing must never fail loudly
         return []
 
@@ -37,3 +40,7 @@ def agent_emails(incomplete: str) -> list[str]:
 
 def team_slugs(incomplete: str) -> list[str]:
     return _values("teams", incomplete)
+
+
+def ticket_ids(incomplete: str) -> list[tuple[str, str]]:
+    return _values("tickets", incomplete)

@@ -74,7 +74,8 @@ RawOption = Annotated[
 # refused by the parser instead of overflowing a database integer.
 MAX_COUNT = 1_000_000_000
 MAX_ID = 2**63 - 1  # bigint
-IdArgument = Annotated[int, typer.Argument(help="The ticket's id.", min=1, max=MAX_ID, metavar="ID", show_default=False)]
+IdArgument = Annotated[int, typer.Argument(help="The ticket's id.", min=1, max=MAX_ID, metavar="ID", show_default=False,
+                                           autocompletion=completion.ticket_ids)]
 PriorityArgument = Annotated[Priority, typer.Argument(metavar="PRIORITY", help="The priority.", show_default=False)]
 
 PriorityChoice = Annotated[Priority, typer.Option("--priority", help="The ticket's priority.")]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from supportctl.cli.completion import ticket_ids
 from supportctl.cli.context import app_context
 from supportctl.cli.events import described
 from supportctl.cli.options import (
@@ -215,7 +216,7 @@ def list_(
 def show(
     ctx: typer.Context,
     ticket_id: Annotated[int | None, typer.Argument(help="The ticket's id.", min=1, max=MAX_ID, metavar="[ID]",
-                                                    show_default=False)] = None,
+                                                    show_default=False, autocompletion=ticket_ids)] = None,
     external_id: Annotated[str | None, typer.Option(
         "--external-id", metavar="KEY", help="The ticket with this external id (or sc-ID, as exports write it).")] = None,
     fmt: FormatOption = None,

@@ -139,6 +139,11 @@ def test_completion_script_and_agent_emails_from_the_database(cli, database_url)
     assert complete("supportctl ticket assign 1 --to ") == ["sam@support.example", "sue@support.example"]
     assert complete("supportctl ticket assign 1 --to su") == ["sue@support.example"]
     assert complete("supportctl ticket list --status ") == ["open", "in_progress", "pending", "resolved", "closed"]
+    for n in range(12):
+        create(cli, title=f"Ticket {n + 1}")
+    run(cli, "ticket resolve 11")
+    # unresolved tickets whose id starts so, newest first (bash gets the ids; zsh and fish the titles too)
+    assert complete("supportctl ticket show 1") == ["12", "10", "1"]
 
 
 def test_team_show_in_csv_is_the_team_row_alone(cli):
