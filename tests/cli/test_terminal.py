@@ -130,6 +130,9 @@ def test_completion_script_and_agent_emails_from_the_database(cli, database_url)
     run(cli, "agent update old@support.example --inactive")
     script = subprocess.run([*SUPPORTCTL, "--show-completion", "bash"], capture_output=True, text=True, timeout=60)
     assert script.returncode == 0 and "_SUPPORTCTL_COMPLETE=complete_bash" in script.stdout
+    tcsh = subprocess.run([*SUPPORTCTL, "--show-completion", "tcsh"], capture_output=True, text=True, timeout=60)
+    assert (tcsh.returncode, tcsh.stderr) == (2, "supportctl: error: no completion script for tcsh "
+                                                 "(there is one for bash, zsh, fish, powershell, pwsh)\n")
 
     def complete(words: str) -> list[str]:
         env = {**os.environ, "SUPPORTCTL_DATABASE_URL": database_url, "_SUPPORTCTL_COMPLETE": "complete_bash",
