@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections import Counter
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -10,10 +11,13 @@ from supportctl.cli.context import app_context
 from supportctl.cli.options import (
     MAX_COUNT, FormatOption, NewRoleOption, PageLimitOption, RawOption, RoleOption, page_limit,
 )
-from supportctl.cli.output import choose_format, note, write_query, write_record
-from supportctl.domain.timestamps import iso_z
+from supportctl.cli.output import choose_format, note, write_query, write_record, write_rows
 from supportctl.domain.enums import Role
+from supportctl.domain.timestamps import iso_z
+from supportctl.errors import InvalidInput
 
+if TYPE_CHECKING:
+    from supportctl.services.assignment.holdings import Handback
 
 
 def add(
@@ -62,12 +66,31 @@ def show(
     email: Annotated[str, typer.Argument(help="The agent's email.")],
     fmt: FormatOption = None,
 ) -> None:
-    """Show one agent."""
+    """Show one agent, then the open tickets they hold (open, in_progress or pending), oldest first.
+
+    open_tickets is their count, as in agent list; json and ndjson add `tickets`, the array
+    of them (id, title, status, priority, team, sla, created_at).
+
+    Example: supportctl agent show bo@example.com
+    """
+    from supportctl.services.assignment import holdings
     from supportctl.services.people import queries
 
-    with app_context(ctx).reading() as cursor:
+    app_ctx = app_context(ctx)
+    f = choose_format(fmt)
+    with app_ctx.reading() as cursor:
         record = queries.agent(cursor, email)
-    write_record(record, choose_format(fmt))
+        # csv and tsv are the agent's row alone: one line for cut and awk, the count in it
+        listed = f in ("json", "ndjson", "table")
+        tickets = holdings.open_tickets(cursor, record["email"], app_ctx.now, sla_text=f == "table") if listed else []
+    if f in ("json", "ndjson"):
+        write_rows([{**record, "tickets": tickets}], [*record, "tickets"], f)
+        return
+    write_record(record, f)
+    if f == "table":
+        typer.echo("\nOpen tickets:" if tickets else "\nNo open tickets.")
+        if tickets:
+            write_rows(tickets, list(holdings.OPEN_COLUMNS), f)
 
 
 def update(
@@ -79,23 +102,72 @@ def update(
     no_capacity: Annotated[bool, typer.Option("--no-capacity", help="Remove the capacity limit.")] = False,
     active: Annotated[
         bool | None,
-        typer.Option("--active/--inactive", help="--inactive takes the agent out of assignment.", show_default=False),
+        typer.Option("--active/--inactive", help="--inactive takes the agent out of assignment; they keep their "
+                                                 "tickets unless --reassign.", show_default=False),
     ] = None,
+    reassign: Annotated[bool, typer.Option(
+        "--reassign", help="With --inactive: hand each of their open tickets to the least-loaded eligible agent "
+                           "(a team's ticket to another member of its team); one nobody can take is left "
+                           "unassigned, for queue assign to give out later.")] = False,
     fmt: FormatOption = None,
 ) -> None:
     """Change an agent's name, role, capacity or whether they take tickets.
 
-    Example: supportctl agent update bo@example.com --inactive
+    --inactive leaves the agent's open tickets with them and says on stderr how many.
+    With --reassign the same transaction hands each one on, most urgent first, as
+    automatic assignment would: least-loaded, an assigned event, a mail to the new
+    agent, the locks queue assign takes (safe while it runs on other hosts). A ticket
+    nobody eligible can take is unassigned, for queue assign to give out later, never
+    kept by an inactive agent.
+
+    Example: supportctl agent update bo@example.com --inactive --reassign
     """
     from supportctl.db.database import cursor_of
     from supportctl.services.people import agents, queries
 
-    with app_context(ctx).transaction() as session:
+    if reassign and active is not False:
+        raise InvalidInput("--reassign goes with --inactive",
+                           hint="`supportctl agent update EMAIL --inactive --reassign`")
+    app_ctx = app_context(ctx)
+
+    def change(session) -> tuple[dict, Handback | None]:
+        handed = None
+        if reassign:  # before the agent's own row is locked: the tickets come first (assignment/holdings.py)
+            from supportctl.services.assignment import holdings
+
+            handed = holdings.hand_back(session, app_ctx.now, app_ctx.actor, email)
         address = agents.update(
             session, email, name=name, role=role, capacity=capacity, clear_capacity=no_capacity, active=active
         )
-        record = queries.agent(cursor_of(session), address)
+        return queries.agent(cursor_of(session), address), handed
+
+    # Retried whole on a deadlock, which a ticket given to the agent while --reassign waits on the
+    # agents can cause (assignment/holdings.py).
+    record, handed = app_ctx.database.run(change)
     write_record(record, choose_format(fmt))
+    if handed is not None:
+        for line in _handed_back(handed):
+            note(line)
+    elif active is False and record["open_tickets"]:
+        held = record["open_tickets"]
+        note(f"{record['email']} still holds {held} open ticket{'s' if held != 1 else ''}; "
+             "--reassign hands them to other agents (a team's tickets within the team)")
+
+
+def _handed_back(handed: Handback) -> list[str]:
+    """Why each ticket nobody could take was left unassigned, then the sum of it (as queue assign says it)."""
+    total = len(handed.given) + len(handed.left)
+    if not total:
+        return [f"{handed.agent_email} held no open tickets; nothing to reassign"]
+    reasons: dict[str, list[str]] = {}
+    for missed in handed.left:
+        reasons.setdefault(missed.reason, []).append(str(missed.id))
+    lines = [f"left unassigned: ticket{'s' if len(ids) > 1 else ''} {', '.join(ids)}: {reason}"
+             for reason, ids in reasons.items()]
+    parts = [f"{n} to {who}" for who, n in Counter(a.assignee_email for a in handed.given).most_common()]
+    if handed.left:
+        parts.append(f"{len(handed.left)} left unassigned")
+    return [*lines, f"reassigned {total} of {handed.agent_email}'s open tickets: {', '.join(parts)}"]
 
 
 def away(

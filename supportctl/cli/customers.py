@@ -1,4 +1,4 @@
-"""supportctl customer add | list | show."""
+"""supportctl customer add | list | show | update."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from supportctl.cli.context import app_context
-from supportctl.cli.options import FormatOption, PageLimitOption, RawOption, TierOption, page_limit
+from supportctl.cli.options import FormatOption, NewTierOption, PageLimitOption, RawOption, TierOption, page_limit
 from supportctl.cli.output import choose_format, write_query, write_record
 from supportctl.domain.enums import Tier
 
@@ -62,4 +62,33 @@ def show(
 
     with app_context(ctx).reading() as cursor:
         record = queries.customer(cursor, email)
+    write_record(record, choose_format(fmt))
+
+
+def update(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The customer's email.")],
+    name: Annotated[str | None, typer.Option("--name", help="New display name.")] = None,
+    new_email: Annotated[str | None, typer.Option(
+        "--email", metavar="EMAIL", help="New email address (stored lower-case).")] = None,
+    company: Annotated[str | None, typer.Option("--company", help="New company name; empty to clear.")] = None,
+    tier: NewTierOption = None,
+    fmt: FormatOption = None,
+) -> None:
+    """Change a customer's name, email, company or tier.
+
+    Their tickets keep the team and SLA policy they were given when created: a new tier
+    or company counts for new tickets (and for an existing one when its policy is chosen
+    again, as its team, category, tags or priority change). Exit 3 for an unknown
+    customer, 4 when the new email is another customer's; nothing changes then.
+
+    Example: supportctl customer update ana@example.com --tier enterprise --company "Acme GmbH"
+    """
+    from supportctl.db.database import cursor_of
+    from supportctl.services.people import customers, queries
+
+    new = customers.changes(name=name, email=new_email, tier=tier, company=company)
+    with app_context(ctx).transaction() as session:
+        address = customers.update(session, email, new)
+        record = queries.customer(cursor_of(session), address)
     write_record(record, choose_format(fmt))

@@ -2,6 +2,8 @@ import json
 
 import pytest
 
+from tests.helpers import create, fingerprint, run, show
+
 
 def test_added_customer_is_listed_in_json_with_lower_cased_email(cli):
     added = cli("customer add Ana@Example.com --name Ana --tier premium --company Acme")
@@ -73,3 +75,88 @@ def test_customer_show_prints_every_field(cli):
     assert json.loads(result.stdout)[0]["company"] == "[bold]Acme[/bold]"
     table = cli("customer show ana@example.com --format table")
     assert "[bold]Acme[/bold]" in table.stdout
+
+
+# customer update
+
+
+def customer(cli, email):
+    [found] = json.loads(run(cli, f"customer show {email} --format json").stdout)
+    return found
+
+
+def test_customer_update_changes_each_field_and_prints_the_record(cli):
+    cli("customer add ana@example.com --name Ana --company Acme")
+    result = run(cli, ["customer", "update", "ana@example.com", "--name", "Ana Lima",
+                       "--email", "Ana.Lima@Acme.example", "--company", "Acme GmbH", "--tier", "enterprise",
+                       "--format", "json"])
+    changed = {"email": "ana.lima@acme.example", "name": "Ana Lima", "tier": "enterprise", "company": "Acme GmbH",
+               "created_at": "2026-11-23T10:00:00Z"}
+    assert json.loads(result.stdout) == [changed]
+    assert result.stderr == ""
+    assert customer(cli, "ana.lima@acme.example") == changed
+    assert cli("customer show ana@example.com").exit_code == 3
+
+
+def test_customer_update_changes_only_what_it_is_given_and_an_empty_company_clears_it(cli):
+    cli("customer add ana@example.com --name Ana --tier premium --company Acme")
+    run(cli, "customer update ana@example.com --name Ana2")
+    assert customer(cli, "ana@example.com") == {
+        "email": "ana@example.com", "name": "Ana2", "tier": "premium", "company": "Acme",
+        "created_at": "2026-11-23T10:00:00Z"}
+    table = run(cli, "customer update ana@example.com --company '' --format table").stdout
+    assert table.splitlines()[3].split() == ["company"]
+    assert customer(cli, "ana@example.com")["company"] is None
+
+
+def test_a_new_email_keeps_the_customers_tickets(cli):
+    ticket_id = create(cli, customer="ana@example.com")
+    run(cli, "customer update ana@example.com --email ana@new.example")
+    assert show(cli, ticket_id)["customer_email"] == "ana@new.example"
+    assert [t["id"] for t in json.loads(run(cli, "ticket list --customer ana@new.example --format json").stdout)] == [
+        ticket_id]
+
+
+def test_a_new_tier_counts_for_new_tickets_while_open_ones_keep_their_policy(cli):
+    run(cli, "sla policies add gold --tier enterprise --position 10")
+    before = create(cli, customer="ana@example.com")
+    run(cli, "customer update ana@example.com --tier enterprise")
+    after = create(cli, customer="ana@example.com")
+    assert (show(cli, before)["sla_policy"], show(cli, after)["sla_policy"]) == ("default", "gold")
+    assert [e["kind"] for e in show(cli, before)["history"]] == ["created"]
+
+
+def test_updating_an_unknown_customer_exits_3(cli):
+    result = cli("customer update nobody@example.com --name X")
+    assert result.exit_code == 3
+    assert result.stderr.strip().splitlines() == [
+        "supportctl: error: no customer with email nobody@example.com (see `supportctl customer list`)"]
+
+
+@pytest.mark.parametrize(
+    "flags, code, message",
+    [
+        ("--email not-an-email", 2, "--email: 'not-an-email' is not a valid email address"),
+        ("--email ''", 2, "--email: '' is not a valid email address"),
+        ("--name '  '", 2, "name must not be empty"),
+        ("--tier gold", 2, "'gold' is not one of 'free', 'basic', 'premium', 'enterprise'"),
+        # The same conflict as adding a customer whose email is taken.
+        ("--email BO@example.com --name Ana2", 4, "a customer with email bo@example.com already exists"),
+    ],
+)
+def test_a_bad_or_taken_new_value_is_one_line_and_changes_nothing(cli, engine, flags, code, message):
+    cli("customer add ana@example.com --name Ana")
+    cli("customer add bo@example.com --name Bo")
+    before = fingerprint(engine)
+    result = cli(f"customer update ana@example.com {flags}")
+    assert result.exit_code == code
+    assert result.stdout == ""
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert fingerprint(engine) == before
+
+
+def test_an_email_given_again_in_other_case_is_no_conflict(cli):
+    cli("customer add ana@example.com --name Ana")
+    run(cli, "customer update ana@example.com --email ANA@example.com --name Ana2")
+    assert customer(cli, "ana@example.com")["name"] == "Ana2"

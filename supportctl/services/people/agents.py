@@ -62,20 +62,23 @@ def update(
     clear_capacity: bool = False,
     active: bool | None = None,
 ) -> str:
-    """Change an agent; returns their email."""
-    agent = lookup.agent(session, email, lock=True)
-    if name is not None:
-        agent.name = validation.non_empty(name, "name")
-    if role is not None:
-        agent.role = validation.choice(Role, role, "role").value
+    """Change an agent; returns their email. Every value is checked before the agent is looked up."""
     if capacity is not None and clear_capacity:
         raise InvalidInput("give either --capacity or --no-capacity, not both")
+    new: dict = {}
+    if name is not None:
+        new["name"] = validation.non_empty(name, "name")
+    if role is not None:
+        new["role"] = validation.choice(Role, role, "role").value
     if capacity is not None:
-        agent.capacity = validation.positive(capacity, "capacity")
+        new["capacity"] = validation.positive(capacity, "capacity")
     if clear_capacity:
-        agent.capacity = None
+        new["capacity"] = None
     if active is not None:
-        agent.active = active
+        new["active"] = active
+    agent = lookup.agent(session, email, lock=True)
+    for field, value in new.items():
+        setattr(agent, field, value)
     session.flush()
     return agent.email
 

@@ -1,9 +1,10 @@
-"""Customers: the people tickets are for (adding them; reading them is people/queries.py)."""
+"""Customers: the people tickets are for (adding and changing them; reading them is people/queries.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from supportctl.db.models import Customer
@@ -35,6 +36,45 @@ def add(
     session.add(customer)
     session.flush()
     return address
+
+
+def changes(*, name: str | None = None, email: str | None = None, tier: str | None = None,
+            company: str | None = None) -> dict[str, str | None]:
+    """The checked new values of `customer update`, by field; None is a value not given, and an
+    empty company clears it. Needs no database, so a bad value is exit 2 before anything opens."""
+    found: dict[str, str | None] = {}
+    if name is not None:
+        found["name"] = validation.non_empty(name, "name")
+    if email is not None:
+        found["email"] = validation.email(email, "--email")
+    if tier is not None:
+        found["tier"] = validation.choice(Tier, tier, "tier").value
+    if company is not None:
+        found["company"] = company.strip() or None
+    return found
+
+
+def update(session: Session, email: str, new: dict[str, str | None]) -> str:
+    """Apply `changes(...)` to the customer; returns their email as it now is.
+
+    Their tickets keep the team and SLA policy chosen when each was created: a new tier or
+    company counts for new tickets, and for an existing one only when its policy is chosen
+    again (its team, category, tags or priority change).
+    """
+    address = validation.email(email, "customer")
+    # Locked, so two updates of one customer do not interleave their checks and writes.
+    customer = session.scalar(select(Customer).where(Customer.email == address).with_for_update())
+    if customer is None:
+        raise validation.no_customer(address)
+    moving_to = new.get("email")
+    if moving_to is not None and moving_to != customer.email:
+        if lookup.find_customer(session, moving_to) is not None:
+            raise Refused(f"a customer with email {moving_to} already exists",
+                          hint=f"see `supportctl customer show {moving_to}`")
+    for field, value in new.items():
+        setattr(customer, field, value)
+    session.flush()
+    return customer.email
 
 
 def find_or_create(session: Session, now: datetime, email: str) -> tuple[Customer, bool]:
