@@ -147,6 +147,7 @@ def test_completion_script_and_agent_emails_from_the_database(cli, database_url)
     run(cli, "ticket resolve 11")
     # unresolved tickets whose id starts so, newest first (bash gets the ids; zsh and fish the titles too)
     assert complete("supportctl ticket show 1") == ["12", "10", "1"]
+    assert complete("supportctl ticket show ")[:3] == ["12", "10", "9"]  # by number, not as text
 
 
 def test_team_show_in_csv_is_the_team_row_alone(cli):
