@@ -88,7 +88,8 @@ def update(
     from supportctl.services.people import customers, queries
 
     new = customers.changes(name=name, email=new_email, tier=tier, company=company)
-    with app_context(ctx).transaction() as session:
-        address = customers.update(session, email, new)
+    app_ctx = app_context(ctx)
+    with app_ctx.transaction() as session:
+        address = customers.update(session, app_ctx.now, app_ctx.actor, email, new)
         record = queries.customer(cursor_of(session), address)
     write_record(record, choose_format(fmt))

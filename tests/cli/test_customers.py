@@ -117,6 +117,27 @@ def test_a_new_email_keeps_the_customers_tickets(cli):
         ticket_id]
 
 
+def test_a_new_email_is_carried_everywhere_the_old_one_was_written(cli, engine):
+    from sqlalchemy import text
+
+    ticket_id = create(cli, customer="ana@example.com")
+    run(cli, f"ticket comment {ticket_id} --author ana@example.com --body 'Still broken.'")
+    run(cli, f"ticket resolve {ticket_id}")  # mails ana: pending in the outbox
+    run(cli, "customer update ana@example.com --email ana@new.example --tier premium")
+    with engine.connect() as conn:
+        # every row of every table as text: the old address is in none of them
+        dump = conn.scalar(text("SELECT string_agg(x::text, ' ') FROM (SELECT to_jsonb(t) AS x FROM tickets t "
+                                "UNION ALL SELECT to_jsonb(c) FROM comments c UNION ALL SELECT to_jsonb(e) "
+                                "FROM ticket_events e UNION ALL SELECT to_jsonb(n) FROM notifications n "
+                                "UNION ALL SELECT to_jsonb(a) FROM audit_log a) AS rows"))
+        outbox = conn.execute(text("SELECT recipient, status FROM notifications")).all()
+        entry = conn.execute(text("SELECT kind, to_value FROM audit_log WHERE object = 'customer'")).one()
+    assert "ana@example.com" not in dump and "ana@new.example" in dump
+    assert outbox == [("ana@new.example", "pending")]  # the mail still goes, to where she now reads it
+    assert [c["author"] for c in show(cli, ticket_id)["comments"]] == ["ana@new.example"]
+    assert tuple(entry) == ("customer_changed", {"fields": ["email", "tier"]})  # names, never the addresses
+
+
 def test_a_new_tier_counts_for_new_tickets_while_open_ones_keep_their_policy(cli):
     run(cli, "sla policies add gold --tier enterprise --position 10")
     before = create(cli, customer="ana@example.com")

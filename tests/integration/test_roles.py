@@ -310,6 +310,8 @@ def test_the_agent_imports_a_large_file_whose_statistics_it_refreshes_without_ma
     ["customer", "export", "ana@example.com"],
     ["customer", "anonymize", "ana@example.com", "--redact-text", "--yes"],
     ["customer", "erase", "ana@example.com", "--yes"],
+    ["customer", "update", "ana@example.com", "--tier", "enterprise"],
+    ["customer", "update", "ana@example.com", "--email", "ana@new.example"],
     ["retention", "set", "--closed-older-than", "30d", "--action", "delete"],
 ])
 def test_the_agent_cannot_change_policy_calendar_or_agents(login, seeded, engine, args):
@@ -378,7 +380,9 @@ def test_the_admin_changes_policy_calendar_and_agents(login, seeded, engine):
 
 def test_the_admin_exports_anonymizes_and_erases_a_customer_and_it_is_in_the_audit_log(login, seeded, engine):
     admin = login("supportctl_admin")
-    for args in (["customer", "export", "ana@example.com"], ["customer", "anonymize", "ana@example.com",
+    for args in (["customer", "update", "ana@example.com", "--name", "Ana B", "--tier", "premium", "--email",
+                  "ana@new.example"],
+                 ["customer", "export", "ana@new.example"], ["customer", "anonymize", "ana@new.example",
                                                              "--redact-text", "--yes"],
                  ["customer", "erase", "cy@example.com", "--yes"],
                  ["retention", "set", "--closed-older-than", "30d", "--action", "delete"], ["retention", "run"]):
@@ -388,7 +392,7 @@ def test_the_admin_exports_anonymizes_and_erases_a_customer_and_it_is_in_the_aud
         assert conn.scalar(text("SELECT count(*) FROM customers WHERE email LIKE 'anonymized+%'")) == 1
         assert conn.scalar(text("SELECT count(*) FROM ticket_tombstones")) == 1
         assert conn.execute(text("SELECT kind FROM audit_log WHERE object = 'customer' ORDER BY id")).scalars(
-        ).all() == ["customer_exported", "customer_anonymized", "customer_erased"]
+        ).all() == ["customer_changed", "customer_exported", "customer_anonymized", "customer_erased"]
         assert conn.scalar(text("SELECT count(*) FROM audit_log WHERE kind = 'retention_policy_added'")) == 1
 
 
@@ -463,6 +467,21 @@ def test_db_roles_as_a_member_who_does_not_own_the_schema_exits_4(login, engine)
     assert "does not own" in result.stderr
     assert "run `supportctl db roles` as the role that ran `supportctl db upgrade`" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_the_upgrade_that_lets_the_admin_update_customers_grants_it_to_roles_made_before(login, engine, cli):
+    from supportctl.db import migrate
+
+    assert cli("customer add ana@example.com --name Ana").exit_code == 0
+    with engine.begin() as conn:  # a database whose roles were made at 0012
+        migrate.downgrade(conn, "0012")
+    with engine.begin() as conn:
+        migrate.upgrade(conn)
+    result = login("supportctl_admin")(["customer", "update", "ana@example.com", "--tier", "premium",
+                                        "--email", "ana@new.example"])
+    assert result.exit_code == 0, result.stderr
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT email, tier FROM customers")).one() == ("ana@new.example", "premium")
 
 
 def test_the_upgrade_that_lets_import_draw_ticket_ids_grants_it_to_roles_made_before(login, engine, tmp_path):

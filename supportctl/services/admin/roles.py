@@ -58,7 +58,9 @@ _CURSOR = ("last_assigned_at", "assignment_seq")
 # everything it holds (the agent's and the admin's include SELECT).
 Privilege = str | tuple[str, tuple[str, ...]]
 MATRIX: dict[str, dict[str, tuple[Privilege, ...]]] = {
-    "customers": {READER: ("SELECT",), AGENT: ("SELECT", "INSERT"), ADMIN: ("SELECT", "INSERT")},
+    # A customer's email changes only through supportctl_rename_customer (or anonymize's function).
+    "customers": {READER: ("SELECT",), AGENT: ("SELECT", "INSERT"),
+                  ADMIN: ("SELECT", "INSERT", ("UPDATE", ("name", "tier", "company")))},
     "agents": {
         READER: ("SELECT",), AGENT: ("SELECT", ("UPDATE", _CURSOR)),
         ADMIN: ("SELECT", "INSERT",
@@ -139,6 +141,7 @@ SEQUENCES = {"agent_assignment_seq": (AGENT, ADMIN), "tickets_id_seq": (AGENT, A
 FUNCTIONS = {"supportctl_analyze_tickets()": (AGENT, ADMIN), "supportctl_lock_tickets()": (ADMIN,),
              "supportctl_redact(bigint, text, text, boolean)": (ADMIN,), "supportctl_erase(bigint)": (ADMIN,),
              "supportctl_redact_tickets(bigint[], text, text, text, text, boolean)": (ADMIN,),
+             "supportctl_rename_customer(bigint, text)": (ADMIN,),
              "supportctl_erase_tickets(bigint[])": (ADMIN,)}
 
 

@@ -7,10 +7,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from supportctl.db.database import cursor_of
 from supportctl.db.models import Customer
 from supportctl.domain.enums import Tier
 from supportctl.errors import Refused
 from supportctl.services import lookup, validation
+from supportctl.services.privacy import audit
 
 
 def add(
@@ -54,12 +56,15 @@ def changes(*, name: str | None = None, email: str | None = None, tier: str | No
     return found
 
 
-def update(session: Session, email: str, new: dict[str, str | None]) -> str:
-    """Apply `changes(...)` to the customer; returns their email as it now is.
+def update(session: Session, now: datetime, actor: str, email: str, new: dict[str, str | None]) -> str:
+    """Apply `changes(...)` to the customer, with an audit entry naming the fields changed;
+    returns their email as it now is.
 
     Their tickets keep the team and SLA policy chosen when each was created: a new tier or
     company counts for new tickets, and for an existing one only when its policy is chosen
-    again (its team, category, tags or priority change).
+    again (its team, category, tags or priority change). A new email is carried into their
+    tickets' history, comment authors and pending mail (migration 0013), so that the old
+    address is kept nowhere.
     """
     address = validation.email(email, "customer")
     # Locked, so two updates of one customer do not interleave their checks and writes.
@@ -71,9 +76,16 @@ def update(session: Session, email: str, new: dict[str, str | None]) -> str:
         if lookup.find_customer(session, moving_to) is not None:
             raise Refused(f"a customer with email {moving_to} already exists",
                           hint=f"see `supportctl customer show {moving_to}`")
-    for field, value in new.items():
-        setattr(customer, field, value)
+    changed = sorted(field for field, value in new.items() if value != getattr(customer, field))
+    for field in set(changed) - {"email"}:
+        setattr(customer, field, new[field])
     session.flush()
+    cursor = cursor_of(session)
+    if "email" in changed:
+        cursor.execute("SELECT supportctl_rename_customer(%s, %s)", (customer.id, new["email"]))
+        session.expire(customer)
+    if changed:  # the names of the fields alone: the log keeps no address an anonymize would miss
+        audit.write(cursor, now, actor, "customer_changed", "customer", customer.id, {"fields": changed})
     return customer.email
 
 
