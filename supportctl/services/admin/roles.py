@@ -9,9 +9,10 @@ made members of one of them (docs/operations.md shows how, and the matrix below)
                        (never id, external_id, customer_id, created_at, description), only
                        the delivery columns of the outbox (never recipient or data), only
                        the round-robin cursor of agents.
-    supportctl_admin   what the agent does, plus agents (and their absence), teams, their
-                       members and routes, the SLA policies, their targets and the calendars,
-                       the escalation ladders, the quiet hours and the macros.
+    supportctl_admin   what the agent does, plus customers' details, agents (and their
+                       absence), teams, their members and routes, the SLA policies, their
+                       targets and the calendars, the escalation ladders, the quiet hours
+                       and the macros.
 
 Nobody writes the SLA history (sla_cycles) but the triggers on tickets, which run as the
 owner; a role may only stamp the breach `queue escalate` wrote down.
