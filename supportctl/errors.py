@@ -54,12 +54,15 @@ class LockBusy(SupportctlError):
     exit_code = 6
 
 
+def not_utf8(exc: UnicodeDecodeError) -> str:
+    return f"byte 0x{exc.object[exc.start]:02x} at position {exc.start + 1} is not UTF-8 (save it as UTF-8)"
+
 
 def unreadable(what: str, exc: Exception) -> InvalidInput:
     """`cannot read nope.txt: no such file or directory`: an OSError or a decoding error in our
     words, never Python's (`[Errno 2] …`, `'utf-8' codec can't decode …`)."""
     if isinstance(exc, UnicodeDecodeError):
-        reason = f"byte 0x{exc.object[exc.start]:02x} at position {exc.start + 1} is not UTF-8 (save it as UTF-8)"
+        reason = not_utf8(exc)
     elif isinstance(exc, OSError) and exc.strerror:
         reason = exc.strerror[0].lower() + exc.strerror[1:]
     else:

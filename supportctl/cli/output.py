@@ -150,6 +150,7 @@ def _json(row: Mapping[str, Any], columns: Sequence[str]) -> str:
 FREE_TEXT = frozenset({"title", "name", "description", "reason", "away_reason", "body", "change", "changes",
                        "last_error", "comment", "lead_name", "event"})
 _GAP = 2  # between two columns of a table
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 # SLA states that want a lead's eye, in any column that holds one (off a terminal, and
 # under NO_COLOR, rich drops the colour).
 _ALARM = {"breached": "red", "at_risk": "yellow"}
@@ -162,7 +163,6 @@ def _alarm(text: str) -> str:
         return ""
     states = set(text.split(",")[0].split("/"))
     return next((style for state, style in _ALARM.items() if state in states), "")
-_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 
 
 @dataclass

@@ -100,7 +100,7 @@ def test_every_bad_row_is_listed_by_its_physical_line(cli, engine, tmp_path):
         "line 6: assignee_email: ghost@example.com: no agent has this email",
         "line 7: assignee_email: old@example.com is inactive (allowed only on resolved or closed tickets)",
         "line 9: title: contains a NUL byte",
-        "line 10: file: byte 0xe9 at position 9 is not UTF-8 (save the file as UTF-8)",
+        "line 10: file: byte 0xe9 at position 9 is not UTF-8 (save it as UTF-8)",
         "line 11: row: 2 fields, the header has 7",
         "line 12: title: must not be empty",
         "line 12: created_at: 'soon' is not an ISO 8601 time, e.g. 2026-11-23T14:05:00Z",

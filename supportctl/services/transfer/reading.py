@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from supportctl.config import EARLIEST_NOW, parse_timestamp
 from supportctl.db.database import cursor_of
-from supportctl.errors import InvalidInput, csv_words
+from supportctl.errors import InvalidInput, csv_words, not_utf8
 from supportctl.services.tickets import changes
 from supportctl.services.tickets.columns import EXPORT_COLUMNS
 from supportctl.services.transfer.mapping import Mapping
@@ -116,8 +116,7 @@ def _lines(stream: BinaryIO, outcome: Outcome) -> Iterator[str]:
         try:
             yield raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            outcome.bad(number, f"file: byte 0x{raw[exc.start]:02x} at position {exc.start + 1} is not UTF-8 "
-                                "(save the file as UTF-8)")
+            outcome.bad(number, f"file: {not_utf8(exc)}")
             yield raw.decode("utf-8", "replace")
 
 
