@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 def add(
     ctx: typer.Context,
-    email: Annotated[str, typer.Argument(help="Email address (stored lower-case).")],
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="Email address (stored lower-case).")],
     name: Annotated[str, typer.Option("--name", help="Display name.")],
     role: RoleOption = Role.AGENT,
     capacity: Annotated[
@@ -63,7 +63,7 @@ def list_(
 
 def show(
     ctx: typer.Context,
-    email: Annotated[str, typer.Argument(help="The agent's email.")],
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The agent's email.")],
     fmt: FormatOption = None,
 ) -> None:
     """Show one agent, then the open tickets they hold (open, in_progress or pending), oldest first.
@@ -95,7 +95,7 @@ def show(
 
 def update(
     ctx: typer.Context,
-    email: Annotated[str, typer.Argument(help="The agent's email.")],
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The agent's email.")],
     name: Annotated[str | None, typer.Option("--name", help="New display name.")] = None,
     role: NewRoleOption = None,
     capacity: Annotated[int | None, typer.Option("--capacity", min=1, max=MAX_COUNT, help="Most open tickets at once.")] = None,
@@ -172,7 +172,7 @@ def _handed_back(handed: Handback) -> list[str]:
 
 def away(
     ctx: typer.Context,
-    email: Annotated[str, typer.Argument(help="The agent's email.")],
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The agent's email.")],
     until: Annotated[str, typer.Option("--until", metavar="TIMESTAMP", help="Back at this ISO 8601 time.")],
     reason: Annotated[str | None, typer.Option("--reason", help="Why, e.g. vacation.")] = None,
 ) -> None:
@@ -192,7 +192,7 @@ def away(
     note(f"{address} is away until {iso_z(back_at)}")
 
 
-def back(ctx: typer.Context, email: Annotated[str, typer.Argument(help="The agent's email.")]) -> None:
+def back(ctx: typer.Context, email: Annotated[str, typer.Argument(metavar="EMAIL", help="The agent's email.")]) -> None:
     """An away agent takes tickets again.
 
     Example: supportctl agent back sam@support.example

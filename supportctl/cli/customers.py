@@ -15,7 +15,7 @@ from supportctl.domain.enums import Tier
 
 def add(
     ctx: typer.Context,
-    email: Annotated[str, typer.Argument(help="Email address (stored lower-case).")],
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="Email address (stored lower-case).")],
     name: Annotated[str, typer.Option("--name", help="Display name.")],
     tier: TierOption = Tier.BASIC,
     company: Annotated[str | None, typer.Option("--company", help="Company name.")] = None,
@@ -54,7 +54,7 @@ def list_(
 
 def show(
     ctx: typer.Context,
-    email: Annotated[str, typer.Argument(help="The customer's email.")],
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The customer's email.")],
     fmt: FormatOption = None,
 ) -> None:
     """Show one customer."""
@@ -67,7 +67,7 @@ def show(
 
 def update(
     ctx: typer.Context,
-    email: Annotated[str, typer.Argument(help="The customer's email.")],
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The customer's email.")],
     name: Annotated[str | None, typer.Option("--name", help="New display name.")] = None,
     new_email: Annotated[str | None, typer.Option(
         "--email", metavar="EMAIL", help="New email address (stored lower-case).")] = None,

@@ -215,15 +215,17 @@ def list_(
 
 def show(
     ctx: typer.Context,
-    ticket_id: Annotated[int | None, typer.Argument(help="The ticket's id.", min=1, max=MAX_ID, metavar="[ID]",
+    ticket_id: Annotated[int | None, typer.Argument(help="The ticket's id.", min=1, max=MAX_ID, metavar="ID",
                                                     show_default=False, autocompletion=ticket_ids)] = None,
     external_id: Annotated[str | None, typer.Option(
         "--external-id", metavar="KEY", help="The ticket with this external id (or sc-ID, as exports write it).")] = None,
     fmt: FormatOption = None,
 ) -> None:
-    """Show every field of a ticket, its SLA state, comments and history.
+    """Show a ticket, by ID or by --external-id KEY: every field, its SLA state, comments and history.
 
-    With SUPPORTCTL_READ_DATABASE_URL set, it reads from that server (e.g. a replica).
+    On a terminal each time says how long ago it was and the history reads in words;
+    --format json keeps every value as it is stored. With SUPPORTCTL_READ_DATABASE_URL
+    set, it reads from that server (e.g. a replica).
 
     Example: supportctl ticket show --external-id ZD-1042
     """
