@@ -138,3 +138,19 @@ def replay_from_nobody(engine, ticket_id: int) -> list[str]:
     with engine.connect() as conn:
         return list(conn.execute(text("SELECT kind FROM ticket_events WHERE ticket_id = :t AND kind <> 'created' "
                                       "ORDER BY id"), {"t": ticket_id}).scalars())
+
+
+def test_two_tickets_for_one_new_customer_at_once_both_open_and_make_one_customer(racers, engine):
+    # Two cron jobs (or two leads) opening tickets for a customer nobody has seen yet.
+    failed = []
+    for n in range(ROUNDS):
+        email = f"new{n}@example.com"
+        outcomes = racers.race(*[["ticket", "create", "--title", f"From {who}", "--customer", email]
+                                 for who in ("a", "b")])
+        failed += [(email, err) for code, _, err in outcomes if code != 0]
+        # exactly one of the two says it created the customer
+        assert sum("created customer" in err for _, _, err in outcomes) == 1 or failed, outcomes
+    assert failed == []
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*), count(DISTINCT customer_id) FROM tickets")).one() == (
+            2 * ROUNDS, ROUNDS)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from supportctl.db.database import cursor_of
@@ -26,18 +28,21 @@ def add(
 ) -> str:
     """Add a customer; returns the email as stored."""
     address = validation.email(email)
-    customer = Customer(
-        email=address,
-        name=validation.non_empty(name, "name"),
-        tier=validation.choice(Tier, tier, "tier").value,
-        company=company.strip() or None if company else None,
-        created_at=now,
-    )
-    if lookup.find_customer(session, address) is not None:
+    values = {"email": address, "name": validation.non_empty(name, "name"),
+              "tier": validation.choice(Tier, tier, "tier").value,
+              "company": company.strip() or None if company else None, "created_at": now}
+    if _insert(session, values) is None:
         raise Refused(f"a customer with email {address} already exists")
-    session.add(customer)
-    session.flush()
     return address
+
+
+def _insert(session: Session, values: dict) -> int | None:
+    """The new customer's id, or None when one with that email is there. ON CONFLICT, so that two
+    commands adding the same new customer at once (two ticket creates from cron) both succeed:
+    the second waits for the first, then finds its row."""
+    session.flush()
+    return session.scalar(insert(Customer).values(**values).on_conflict_do_nothing(index_elements=["email"])
+                          .returning(Customer.id))
 
 
 def changes(*, name: str | None = None, email: str | None = None, tier: str | None = None,
@@ -80,10 +85,14 @@ def update(session: Session, now: datetime, actor: str, email: str, new: dict[st
     for field in set(changed) - {"email"}:
         setattr(customer, field, new[field])
     session.flush()
-    cursor = cursor_of(session)
     if "email" in changed:
-        cursor.execute("SELECT supportctl_rename_customer(%s, %s)", (customer.id, new["email"]))
+        try:
+            session.execute(text("SELECT supportctl_rename_customer(:id, :email)"),
+                            {"id": customer.id, "email": new["email"]})
+        except IntegrityError:  # taken by a customer added since the check above
+            raise Refused(f"a customer with email {new['email']} already exists") from None
         session.expire(customer)
+    cursor = cursor_of(session)
     if changed:  # the names of the fields alone: the log keeps no address an anonymize would miss
         audit.write(cursor, now, actor, "customer_changed", "customer", customer.id, {"fields": changed})
     return customer.email
@@ -95,7 +104,5 @@ def find_or_create(session: Session, now: datetime, email: str) -> tuple[Custome
     customer = lookup.find_customer(session, address)
     if customer is not None:
         return customer, False
-    customer = Customer(email=address, name=address.split("@")[0], created_at=now)
-    session.add(customer)
-    session.flush()
-    return customer, True
+    made = _insert(session, {"email": address, "name": address.split("@")[0], "created_at": now})
+    return lookup.find_customer(session, address), made is not None
