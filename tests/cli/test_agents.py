@@ -270,3 +270,19 @@ def test_reassign_racing_queue_assign_leaves_nothing_with_the_inactive_agent_and
             assert [code for code, _, _ in outcomes] == [0, 0], outcomes
             problems += [f"round {round_}: {p}" for p in handed_on(engine, held, waiting)]
     assert problems == []
+
+
+def test_a_ticket_reopened_for_an_inactive_agent_is_unassigned_for_queue_assign(cli):
+    add_agent(cli, "bo@example.com")
+    resolved = create(cli, "--assign", "bo@example.com")
+    by_customer = create(cli, "--assign", "bo@example.com", customer="cy@example.com")
+    for ticket in (resolved, by_customer):
+        run(cli, f"ticket resolve {ticket}")
+    run(cli, "agent update bo@example.com --inactive")
+    reopened = run(cli, f"ticket reopen {resolved}")
+    assert f"ticket {resolved} unassigned: bo@example.com is inactive (queue assign gives it out)" in reopened.stderr
+    run(cli, f"ticket comment {by_customer} --author cy@example.com --body 'Still broken'")  # reopens it
+    for ticket in (resolved, by_customer):
+        row = show(cli, ticket)
+        assert (row["status"], row["assignee_email"]) == ("open", None)
+        assert row["history"][-1]["kind"] == "unassigned"

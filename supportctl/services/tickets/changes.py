@@ -143,7 +143,9 @@ def mark_first_response(ticket: Ticket, now: datetime) -> None:
         ticket.first_response_at = now
 
 
-def change_status(session: Session, ticket: Ticket, target: Status, now: datetime, actor: str, book: Book) -> None:
+def change_status(session: Session, ticket: Ticket, target: Status, now: datetime, actor: str,
+                  book: Book) -> list[str]:
+    """Move the ticket's status, with its SLA clocks, event and mail; returns notes for the person."""
     current = Status(ticket.status)
     if not lifecycle.can_move(current, target):
         allowed = ", ".join(lifecycle.allowed_from(current)) or "nothing: closed is final"
@@ -173,6 +175,14 @@ def change_status(session: Session, ticket: Ticket, target: Status, now: datetim
     ticket.status = target.value
     history.record(session, ticket, now, actor, EventKind.STATUS_CHANGED, current.value, target.value)
     outbox.status_changed(session, now, ticket, current)
+    if current.is_done and ticket.assignee is not None and not ticket.assignee.active:
+        # Reopened for someone who takes no tickets now: queue assign gives it out again.
+        gone = ticket.assignee.email
+        ticket.assignee = None
+        history.record(session, ticket, now, actor, EventKind.UNASSIGNED, {"assignee_email": gone},
+                       {"assignee_email": None})
+        return [f"ticket {ticket.id} unassigned: {gone} is inactive (queue assign gives it out)"]
+    return []
 
 
 def update(
@@ -214,7 +224,7 @@ def update(
         if target.value == ticket.status:
             notes.append(f"ticket {ticket.id} is already {target}")
         else:
-            change_status(session, ticket, target, now, actor, book)
+            notes += change_status(session, ticket, target, now, actor, book)
     if level is not None and level.value != ticket.priority:
         history.record(session, ticket, now, actor, EventKind.PRIORITY_CHANGED, ticket.priority, level.value)
         ticket.priority = level.value
