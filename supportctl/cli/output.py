@@ -246,8 +246,8 @@ def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], out: TextI
     terminal = out.isatty()
     texts = [[_shown_cell(row.get(c), terminal) for c in columns] for row in rows]
     # A table asked for on a pipe is never cut to 80 columns.
-    console = Console(file=out, width=None if terminal else 100_000, soft_wrap=False,
-                      no_color="NO_COLOR" in os.environ)
+    width, height = _size(out) if terminal else (100_000, 25)
+    console = Console(file=out, width=width, height=height, soft_wrap=False, no_color="NO_COLOR" in os.environ)
     shown, widths = fit(columns, texts, console.width) if terminal else (list(columns), {})
     table = Table(box=None, header_style="" if console.no_color else "bold", pad_edge=False)
     for column in shown:
@@ -261,6 +261,16 @@ def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], out: TextI
         console.print(table)
     if len(shown) < len(columns):
         note(f"hidden to fit: {', '.join(c for c in columns if c not in shown)} (--columns, or a wider terminal)")
+
+
+def _size(out: TextIO) -> tuple[int, int]:
+    """The terminal's columns and lines ($COLUMNS and $LINES first). Rich takes TERM=dumb for
+    80 x 25 whatever the window is; a dumb terminal is only one without colours."""
+    try:
+        size = os.get_terminal_size(out.fileno())
+    except (OSError, ValueError):
+        size = os.terminal_size((80, 24))
+    return int(os.environ.get("COLUMNS") or size.columns), int(os.environ.get("LINES") or size.lines)
 
 
 def _page(console: Any, table: Any, out: TextIO) -> None:
@@ -287,7 +297,8 @@ def write_record(record: Mapping[str, Any], fmt: str, *, raw: bool = False) -> N
     from rich.text import Text
 
     terminal = sys.stdout.isatty()
-    console = Console(file=sys.stdout, width=None if terminal else 100_000, no_color="NO_COLOR" in os.environ)
+    console = Console(file=sys.stdout, width=_size(sys.stdout)[0] if terminal else 100_000,
+                      no_color="NO_COLOR" in os.environ)
     table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column(style="" if console.no_color else "bold")
     table.add_column(overflow="fold")

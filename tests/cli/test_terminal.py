@@ -26,8 +26,8 @@ def on_terminal(args: list[str], columns: int = 80, pager: str = "cat", colour: 
     colour escapes taken out unless `escapes`)."""
     main, side = pty.openpty()
     fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    env = {**{k: v for k, v in os.environ.items() if k != "NO_COLOR"}, **env}
-    env.update({"PAGER": pager, "TERM": "xterm-256color", **({} if colour else {"NO_COLOR": "1"})})
+    env = {**{k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS", "LINES")},
+           "PAGER": pager, "TERM": "xterm-256color", **({} if colour else {"NO_COLOR": "1"}), **env}
     process = subprocess.Popen([*SUPPORTCTL, "--now", NOW.isoformat(), *args], stdin=side, stdout=side,
                                stderr=side, env=env, close_fds=True)
     os.close(side)
@@ -74,6 +74,9 @@ def test_tables_fit_80_columns_one_line_a_row_with_no_email_broken(cli):
     assert "1d6h ago" in lines[1]  # times are relative on a terminal
     _, lines = on_terminal(["--absolute", "ticket", "list"], columns=200)
     assert "2026-11-22T04:00:00Z" in lines[1]
+    # TERM=dumb is a terminal without colours, not one of 80 columns
+    _, lines = on_terminal(["ticket", "list", "--columns", "id,title,customer_email"], columns=160, TERM="dumb")
+    assert lines[1].startswith("1   Invoice 0 shows the wrong VAT rate for every customer in Austria  accounts.")
 
 
 def test_a_pipe_gets_the_table_columns_as_real_tsv(cli):
