@@ -24,7 +24,7 @@ from supportctl.config import Settings, mask_url
 from supportctl.db import migrate
 from supportctl.db.engine import make_engine
 from supportctl.db.faults import RETRYABLE, sqlstate, translate
-from supportctl.db.direct import LOCK_TIMEOUT, check_revision, resolve_url
+from supportctl.db.connecting import LOCK_TIMEOUT, resolve_url
 
 T = TypeVar("T")
 
@@ -100,7 +100,7 @@ class Database:
         if current is None and self.settings.embedded:
             self.upgrade()  # first use of the embedded server
             return
-        check_revision(current, shown_url=self.shown_url)
+        migrate.check_revision(current, shown_url=self.shown_url)
 
     @contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[Session]:

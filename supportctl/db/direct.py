@@ -6,8 +6,8 @@ escalate`. So the read commands open a `Snapshot` (one REPEATABLE READ READ ONLY
 transaction: the look-ups of a filter and the rows agree, and a hot standby can serve it)
 and the cron jobs `Batches` (one short transaction per batch, retried on a serialization
 failure or deadlock), with SQL written out in the services. The interactive writes keep
-SQLAlchemy (db/database.py); all share the URL resolution, the schema check and the error
-translation kept here and in db/faults.py.
+SQLAlchemy (db/database.py); both take the URL resolution from db/connecting.py, the
+schema check from db/migrate.py and the error translation from db/faults.py.
 """
 
 from __future__ import annotations
@@ -16,65 +16,14 @@ import random
 import time
 from collections.abc import Callable
 from typing import TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import psycopg2.extensions
 
-from supportctl import errors
 from supportctl.config import Settings, mask_url
 from supportctl.db import migrate
+from supportctl.db.connecting import CONNECT, LOCK_TIMEOUT, libpq_url, resolve_url
 from supportctl.db.faults import RETRYABLE, sqlstate, translate
-
-UPGRADE_HINT = "run `supportctl db upgrade`"
-CONNECT = {"connect_timeout": 5, "application_name": "supportctl"}
-LOCK_TIMEOUT = "5s"  # how long any command waits for a row or table someone else holds
-
-
-def resolve_url(settings: Settings) -> str:
-    """The configured database, or the embedded server's (started when it is not running)."""
-    if settings.database_url is not None:
-        return settings.database_url
-    from supportctl.db.embedded import EmbeddedServer
-
-    return EmbeddedServer().ensure_running()
-
-
-def libpq_url(url: str) -> str:
-    """A URL as libpq takes it: `postgresql+psycopg2://…` (SQLAlchemy's spelling) as `postgresql://…`."""
-    try:
-        parts = urlsplit(url)
-    except ValueError as exc:
-        raise errors.InvalidInput("the database URL is not a valid URL", hint="e.g. postgresql://user@host/db") from exc
-    backend = parts.scheme.split("+", 1)[0].lower()
-    if backend not in ("postgresql", "postgres"):
-        raise errors.InvalidInput(f"supportctl works with PostgreSQL only, not {backend or url!r}",
-                                  hint="e.g. postgresql://user@host/db")
-    return urlunsplit(("postgresql", *parts[1:]))
-
-
-def check_revision(current: str | None, *, shown_url: str) -> None:
-    """SchemaOutdated (exit 5) unless the schema is at the head this code expects."""
-    if current == migrate.HEAD:
-        return
-    if current is None:
-        raise errors.SchemaOutdated(f"the database at {shown_url} has no supportctl schema", hint=UPGRADE_HINT)
-    raise errors.SchemaOutdated(
-        f"the database schema is at revision {current}, this supportctl needs {migrate.HEAD}",
-        hint=UPGRADE_HINT if current < migrate.HEAD else "upgrade supportctl to match the database",
-    )
-
-
-
-
-def revision(cursor) -> str | None:
-    """The database's migration revision, or None when it has no supportctl schema at all."""
-    cursor.execute("SELECT to_regclass('alembic_version') IS NOT NULL")
-    if not cursor.fetchone()[0]:
-        return None
-    cursor.execute("SELECT version_num FROM alembic_version")
-    row = cursor.fetchone()  # none after a downgrade to base
-    return row[0] if row else None
 
 
 class Direct:
@@ -94,7 +43,7 @@ class Direct:
             self.shown_url = mask_url(url)
             self._connection = psycopg2.connect(libpq_url(url), **CONNECT)
             with self._connection.cursor() as cursor:
-                current = revision(cursor)
+                current = migrate.revision(cursor)
             self._connection.rollback()  # the check's transaction: each use begins its own
         except psycopg2.Error as exc:
             self.close()
@@ -105,7 +54,7 @@ class Direct:
         if current is None and self.settings.embedded:
             self._first_use()
         else:
-            check_revision(current, shown_url=self.shown_url)
+            migrate.check_revision(current, shown_url=self.shown_url)
         return self._connection
 
     def _first_use(self) -> None:

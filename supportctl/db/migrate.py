@@ -9,12 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from supportctl import errors
+
 if TYPE_CHECKING:  # SQLAlchemy is imported only by what migrates: the read path checks HEAD without it
     from sqlalchemy import Connection
 
 # The revision this code expects. A test checks it equals the scripts' head, so the
 # per-command schema check needs no Alembic import (that costs start-up time).
 HEAD = "0013"
+UPGRADE_HINT = "run `supportctl db upgrade`"
 
 
 def script_location() -> str:
@@ -54,6 +57,26 @@ def head_revision() -> str:
 
 def current_revision(connection: Connection) -> str | None:
     """The database's revision, or None when it has no supportctl schema at all."""
-    from supportctl.db.direct import revision
-
     return revision(connection.connection.cursor())
+
+
+def revision(cursor) -> str | None:  # a DB-API cursor
+    """The database's migration revision, or None when it has no supportctl schema at all."""
+    cursor.execute("SELECT to_regclass('alembic_version') IS NOT NULL")
+    if not cursor.fetchone()[0]:
+        return None
+    cursor.execute("SELECT version_num FROM alembic_version")
+    row = cursor.fetchone()  # none after a downgrade to base
+    return row[0] if row else None
+
+
+def check_revision(current: str | None, *, shown_url: str) -> None:
+    """SchemaOutdated (exit 5) unless the schema is at the head this code expects."""
+    if current == HEAD:
+        return
+    if current is None:
+        raise errors.SchemaOutdated(f"the database at {shown_url} has no supportctl schema", hint=UPGRADE_HINT)
+    raise errors.SchemaOutdated(
+        f"the database schema is at revision {current}, this supportctl needs {HEAD}",
+        hint=UPGRADE_HINT if current < HEAD else "upgrade supportctl to match the database",
+    )

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 from sqlalchemy import text
 
-from supportctl.db.direct import libpq_url
+from supportctl.db.connecting import libpq_url
 from supportctl.db.embedded import bin_dir
 from tests.helpers import create, fingerprint, run, show
 

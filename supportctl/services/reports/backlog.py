@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
 
 from supportctl.db.query import Column, Kind, Query
 from supportctl.domain.durations import parse_duration
