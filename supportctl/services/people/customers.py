@@ -76,25 +76,21 @@ def update(session: Session, now: datetime, actor: str, email: str, new: dict[st
     customer = session.scalar(select(Customer).where(Customer.email == address).with_for_update())
     if customer is None:
         raise validation.no_customer(address)
-    moving_to = new.get("email")
-    if moving_to is not None and moving_to != customer.email:
-        if lookup.find_customer(session, moving_to) is not None:
-            raise Refused(f"a customer with email {moving_to} already exists",
-                          hint=f"see `supportctl customer show {moving_to}`")
+    customer_id = customer.id
     changed = sorted(field for field, value in new.items() if value != getattr(customer, field))
     for field in set(changed) - {"email"}:
         setattr(customer, field, new[field])
     session.flush()
     if "email" in changed:
-        try:
+        try:  # the unique email index decides, so an address taken a moment ago is refused too
             session.execute(text("SELECT supportctl_rename_customer(:id, :email)"),
-                            {"id": customer.id, "email": new["email"]})
-        except IntegrityError:  # taken by a customer added since the check above
-            raise Refused(f"a customer with email {new['email']} already exists") from None
+                            {"id": customer_id, "email": new["email"]})
+        except IntegrityError:
+            raise Refused(f"a customer with email {new['email']} already exists",
+                          hint=f"see `supportctl customer show {new['email']}`") from None
         session.expire(customer)
-    cursor = cursor_of(session)
     if changed:  # the names of the fields alone: the log keeps no address an anonymize would miss
-        audit.write(cursor, now, actor, "customer_changed", "customer", customer.id, {"fields": changed})
+        audit.write(cursor_of(session), now, actor, "customer_changed", "customer", customer_id, {"fields": changed})
     return customer.email
 
 
