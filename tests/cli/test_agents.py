@@ -276,9 +276,12 @@ def test_a_ticket_reopened_for_an_inactive_agent_is_unassigned_for_queue_assign(
     add_agent(cli, "bo@example.com")
     resolved = create(cli, "--assign", "bo@example.com")
     by_customer = create(cli, "--assign", "bo@example.com", customer="cy@example.com")
-    for ticket in (resolved, by_customer):
+    closed = create(cli, "--assign", "bo@example.com")
+    for ticket in (resolved, by_customer, closed):
         run(cli, f"ticket resolve {ticket}")
     run(cli, "agent update bo@example.com --inactive")
+    run(cli, f"ticket close {closed}")  # closing is no reopening: who solved it stays on the record
+    assert show(cli, closed)["assignee_email"] == "bo@example.com"
     reopened = run(cli, f"ticket reopen {resolved}")
     assert f"ticket {resolved} unassigned: bo@example.com is inactive (queue assign gives it out)" in reopened.stderr
     run(cli, f"ticket comment {by_customer} --author cy@example.com --body 'Still broken'")  # reopens it

@@ -168,14 +168,15 @@ def change_status(session: Session, ticket: Ticket, target: Status, now: datetim
         ticket.resolved_at = now
     if target is Status.CLOSED:
         ticket.closed_at = now
-    if current.is_done and target is Status.OPEN:
+    reopened = current.is_done and target is Status.OPEN
+    if reopened:
         # Reopened: resolution cycle N+1, due after the full target from now (docs/sla.md, "History").
         ticket.resolved_at, ticket.reopened_at, ticket.paused_seconds = None, now, 0
         clock.set_due_dates(ticket)
     ticket.status = target.value
     history.record(session, ticket, now, actor, EventKind.STATUS_CHANGED, current.value, target.value)
     outbox.status_changed(session, now, ticket, current)
-    if current.is_done and ticket.assignee is not None and not ticket.assignee.active:
+    if reopened and ticket.assignee is not None and not ticket.assignee.active:
         # Reopened for someone who takes no tickets now: queue assign gives it out again.
         gone = ticket.assignee.email
         ticket.assignee = None
