@@ -151,15 +151,15 @@ FREE_TEXT = frozenset({"title", "name", "description", "reason", "away_reason", 
                        "last_error", "comment", "lead_name", "event"})
 _GAP = 2  # between two columns of a table
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
-# SLA states that want a lead's eye, in any column that holds one (off a terminal, and
-# under NO_COLOR, rich drops the colour).
+# SLA states that want a lead's eye, in the columns that hold states (`state`, `sla`,
+# `sla_resolution`, …): `breached`, `met/breached`, `breached, due …`. A title that happens
+# to say "breached" stays plain. Off a terminal, and under NO_COLOR, rich drops the colour.
 _ALARM = {"breached": "red", "at_risk": "yellow"}
-_STATES = re.compile(r"^[a-z_]+(/[a-z_]+)*(,|$)")  # `breached`, `met/breached`, `breached, due …`
 
 
-def _alarm(text: str) -> str:
+def _alarm(column: str, text: str) -> str:
     """The style of a cell: red when it holds a breached state, yellow an at-risk one."""
-    if not _STATES.match(text):
+    if column not in ("state", "sla") and not column.startswith("sla_"):
         return ""
     states = set(text.split(",")[0].split("/"))
     return next((style for state, style in _ALARM.items() if state in states), "")
@@ -254,7 +254,7 @@ def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], out: TextI
         table.add_column(column, no_wrap=True, overflow="ellipsis", width=widths.get(column))
     at = [list(columns).index(c) for c in shown]
     for row in texts:
-        table.add_row(*(Text(row[i], style=_alarm(row[i])) for i in at))
+        table.add_row(*(Text(row[i], style=_alarm(columns[i], row[i])) for i in at))
     if terminal and DISPLAY.pager and len(texts) + 2 > console.height:
         _page(console, table, out)
     else:
@@ -306,7 +306,7 @@ def write_record(record: Mapping[str, Any], fmt: str, *, raw: bool = False) -> N
         text = visible(cell(value))
         if terminal and isinstance(value, str) and _ISO.match(value):
             text = local(value) if DISPLAY.absolute else f"{local(value)} ({relative(value)})"
-        table.add_row(Text(key), Text(text, style=_alarm(text)))
+        table.add_row(Text(key), Text(text, style=_alarm(key, text)))
     console.print(table)
 
 
