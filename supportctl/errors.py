@@ -58,13 +58,19 @@ def not_utf8(exc: UnicodeDecodeError) -> str:
     return f"byte 0x{exc.object[exc.start]:02x} at position {exc.start + 1} is not UTF-8 (save it as UTF-8)"
 
 
+def os_words(exc: OSError) -> str:
+    """`no such file or directory`: the system's reason, as the middle of our sentence."""
+    reason = exc.strerror or str(exc)
+    return reason[:1].lower() + reason[1:]
+
+
 def unreadable(what: str, exc: Exception) -> InvalidInput:
     """`cannot read nope.txt: no such file or directory`: an OSError or a decoding error in our
     words, never Python's (`[Errno 2] …`, `'utf-8' codec can't decode …`)."""
     if isinstance(exc, UnicodeDecodeError):
         reason = not_utf8(exc)
-    elif isinstance(exc, OSError) and exc.strerror:
-        reason = exc.strerror[0].lower() + exc.strerror[1:]
+    elif isinstance(exc, OSError):
+        reason = os_words(exc)
     else:
         reason = str(exc)
     return InvalidInput(f"cannot read {what}: {reason}")

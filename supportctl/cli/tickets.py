@@ -23,7 +23,7 @@ from supportctl.cli.options import (
 )
 from supportctl.cli.output import choose_format, local, note, stream, to_stdout, write_record, write_rows
 from supportctl.domain.enums import Priority
-from supportctl.errors import InvalidInput, unreadable
+from supportctl.errors import InvalidInput, os_words, unreadable
 from supportctl.services.tickets.columns import LIST_COLUMNS
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def _edited(what: str) -> str:
         try:
             done = subprocess.run([*shlex.split(editor), path], check=False)
         except OSError as exc:
-            raise InvalidInput(f"cannot run the editor {editor!r}: {exc.strerror}", hint="set $EDITOR") from exc
+            raise InvalidInput(f"cannot run the editor {editor!r}: {os_words(exc)}", hint="set $EDITOR") from exc
         if done.returncode != 0:
             raise InvalidInput(f"the editor {editor!r} exited with {done.returncode}; nothing was written")
         with open(path, "rb") as fh:
